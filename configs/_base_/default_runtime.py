@@ -1,0 +1,19 @@
+# Runtime shared by every MROVSeg config (MMSegmentation 1.x conventions).
+custom_imports = dict(imports=['mrovseg_mmseg'], allow_failed_imports=False)
+default_scope = 'mmseg'
+env_cfg = dict(
+    cudnn_benchmark=True,
+    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+    dist_cfg=dict(backend='nccl'),
+)
+vis_backends = [dict(type='LocalVisBackend')]
+visualizer = dict(
+    type='LegendSegVisualizer', vis_backends=vis_backends, name='visualizer')
+log_processor = dict(by_epoch=False)
+log_level = 'INFO'
+load_from = None
+resume = False
+# The vocabulary of the model follows the datasets: training uses the
+# training set's classes, validation/testing their own.
+custom_hooks = [dict(type='VocabularyHook')]
+tta_model = None

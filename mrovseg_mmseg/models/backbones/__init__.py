@@ -1,0 +1,3 @@
+from .multi_res_clip_vit import MultiResCLIPViT
+
+__all__ = ['MultiResCLIPViT']

@@ -1,0 +1,132 @@
+"""Geometry of MROVSeg's views: one global view plus a grid of slices.
+
+For crop ratio ``p`` and base (training) size ``s`` the slice window is
+``round(p * s)`` pixels. ``p <= 0.5`` tiles the image with non-overlapping
+windows (the image is zero-padded to a whole number of windows); ``p > 0.5``
+spreads ``floor(side / window) + 1`` windows evenly over each side, so that
+neighbours overlap (paper Table 3: 0.625, 0.75, 1.0). ``p = 0`` means the global view only. Every
+window is resized to the CLIP input size, so all views share one CLIP batch.
+"""
+import math
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+@dataclass(frozen=True)
+class SliceGrid:
+    """Windows over an image of ``image_size`` = (H, W) pixels.
+
+    ``offsets_y`` / ``offsets_x`` are the top-left corners; ``canvas`` is the
+    zero-padded size the windows are cut from, (H', W') >= (H, W).
+    """
+    image_size: Tuple[int, int]
+    window: int
+    offsets_y: Tuple[int, ...]
+    offsets_x: Tuple[int, ...]
+    canvas: Tuple[int, int]
+
+    @property
+    def rows(self) -> int:
+        return len(self.offsets_y)
+
+    @property
+    def cols(self) -> int:
+        return len(self.offsets_x)
+
+    @property
+    def num_slices(self) -> int:
+        return self.rows * self.cols
+
+    @property
+    def overlapping(self) -> bool:
+        return any(b - a < self.window for offsets in (self.offsets_y,
+                                                        self.offsets_x)
+                   for a, b in zip(offsets, offsets[1:]))
+
+
+def _side_offsets(length: int, window: int, overlap: bool) -> Tuple[int, ...]:
+    if not overlap:
+        return tuple(i * window for i in range(max(1, math.ceil(length /
+                                                             window))))
+    if length <= window:
+        return (0, )
+    # one window more than fit side by side, so neighbours always overlap
+    count = length // window + 1
+    span = length - window
+    return tuple(round(i * span / (count - 1)) for i in range(count))
+
+
+def check_slice_ratio(slice_ratio: float) -> None:
+    if not 0 <= slice_ratio <= 1:
+        raise ValueError(f'slice_ratio={slice_ratio} must lie in [0, 1] '
+                         '(0 = global view only, 0.5 = paper default).')
+
+
+def plan_slices(image_size: Tuple[int, int], *, slice_ratio: float,
+                base_size: int) -> Optional[SliceGrid]:
+    """The slice windows for an image of (H, W) pixels; None when p = 0."""
+    check_slice_ratio(slice_ratio)
+    if slice_ratio == 0:
+        return None
+    height, width = image_size
+    window = max(1, round(slice_ratio * base_size))
+    overlap = slice_ratio > 0.5
+    offsets_y = _side_offsets(height, window, overlap)
+    offsets_x = _side_offsets(width, window, overlap)
+    canvas = (max(height, offsets_y[-1] + window),
+              max(width, offsets_x[-1] + window))
+    return SliceGrid((height, width), window, offsets_y, offsets_x, canvas)
+
+
+def cut_slices(images: Tensor, grid: SliceGrid, out_size: int) -> Tensor:
+    """Cut the windows of ``grid`` from a batch and resize them.
+
+    Args:
+        images: (B, 3, H, W), normalized.
+        out_size: side of the CLIP input.
+
+    Returns:
+        (B * S, 3, out_size, out_size), slices in row-major order per image.
+    """
+    batch, channels, height, width = images.shape
+    pad_h, pad_w = grid.canvas[0] - height, grid.canvas[1] - width
+    if pad_h or pad_w:
+        images = F.pad(images, (0, pad_w, 0, pad_h))
+    win = grid.window
+    if not grid.overlapping:
+        # (B, 3, m*win, n*win) -> (B, m, n, 3, win, win) -> (B*S, 3, win, win)
+        rows, cols = grid.rows, grid.cols
+        slices = images[:, :, :rows * win, :cols * win].reshape(
+            batch, channels, rows, win, cols, win).permute(0, 2, 4, 1, 3, 5)
+        slices = slices.reshape(batch * rows * cols, channels, win, win)
+    else:
+        crops = [images[:, :, y:y + win, x:x + win]
+                 for y in grid.offsets_y for x in grid.offsets_x]
+        # S x (B, 3, win, win) -> (B, S, 3, win, win) -> (B*S, 3, win, win)
+        slices = torch.stack(crops, dim=1).flatten(0, 1)
+    if win != out_size:
+        slices = F.interpolate(slices, size=(out_size, out_size),
+                               mode='bilinear', align_corners=False,
+                               antialias=win > out_size)
+    return slices
+
+
+def global_view(images: Tensor, out_size: int) -> Tuple[Tensor, Tuple[int,
+                                                                      int]]:
+    """Resize a batch (aspect kept) so its longer side is ``out_size``, pad.
+
+    Returns:
+        The (B, 3, out_size, out_size) view and the (h, w) pixels it covers.
+    """
+    height, width = images.shape[-2:]
+    scale = out_size / max(height, width)
+    size = (max(1, round(height * scale)), max(1, round(width * scale)))
+    if size != (height, width):
+        images = F.interpolate(images, size=size, mode='bilinear',
+                               align_corners=False, antialias=scale < 1)
+    view = F.pad(images, (0, out_size - size[1], 0, out_size - size[0]))
+    return view, size

@@ -1,0 +1,99 @@
+"""Hierarchical mask decoding, MROVSeg Sec. 3.5, Eq. 4-5."""
+import math
+from typing import Dict, Optional, Sequence
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.model import BaseModule
+from torch import Tensor
+
+
+def pixel_mlp(in_channels: int, channels: int) -> nn.Sequential:
+    """Per-pixel two-layer MLP as 1x1 convolutions."""
+    return nn.Sequential(
+        nn.Conv2d(in_channels, channels, 1), nn.GELU(),
+        nn.Conv2d(channels, channels, 1))
+
+
+class UpsampleBlock(nn.Sequential):
+    """2x transposed convolution, GroupNorm, GELU."""
+
+    def __init__(self, in_channels: int, channels: int):
+        super().__init__(
+            nn.ConvTranspose2d(in_channels, channels, 2, stride=2),
+            nn.GroupNorm(math.gcd(32, channels), channels), nn.GELU())
+
+
+class HierarchicalMaskDecoder(BaseModule):
+    """Masks from the visual map H, refined with the adapter's fused maps.
+
+    With ``hierarchical=True`` (default)::
+
+        X = cat(H, F_a)                    # slice grid, stride 16 at 640
+        X = TConv(X); X = cat(X, Up(F_b))  # stride 8
+        X = TConv(X); X = cat(X, Up(F_c))  # stride 4
+        H_pix = MLP_pix(X); masks = Q_f . H_pix
+
+    F_a, F_b, F_c are the fused maps of ``decoder_layers``. They live on the
+    slice grid (see :class:`MultiResFusion`), so they are upsampled by 1x, 2x
+    and 4x; with Sec. 3.5's global-grid reading the factors would be 2x, 4x,
+    8x and the decoder would have the same shape. The default pairs the
+    coarsest stage with the deepest of the three layers, as in an FPN.
+    ``hierarchical=False`` is the Table 2 ablation: ``H_pix = MLP_pix(H)`` at
+    stride 16.
+
+    Args:
+        embed_dims: adapter width D.
+        decoder_layers: CLIP layers whose fused maps join the decoder, one per
+            stage (stride 16, 8, 4), or fewer.
+        hierarchical: use the fused maps and the transposed convolutions.
+    """
+
+    def __init__(self,
+                 *,
+                 embed_dims: int = 768,
+                 decoder_layers: Sequence[int] = (9, 6, 3),
+                 hierarchical: bool = True,
+                 init_cfg: Optional[dict] = None):
+        super().__init__(init_cfg=init_cfg)
+        if hierarchical and not 1 <= len(decoder_layers) <= 3:
+            raise ValueError(f'decoder_layers={tuple(decoder_layers)}: give '
+                             'one to three fused layers (strides 16, 8, 4).')
+        self.hierarchical = hierarchical
+        self.decoder_layers = tuple(decoder_layers) if hierarchical else ()
+        num_joins = len(self.decoder_layers)
+        self.upsamples = nn.ModuleList(
+            UpsampleBlock(2 * embed_dims if i < num_joins else embed_dims,
+                          embed_dims) for i in range(2 if hierarchical else 0))
+        out_channels = 2 * embed_dims if num_joins == 3 else embed_dims
+        self.pixel_mlp = pixel_mlp(out_channels, embed_dims)
+
+    def pixel_features(self, visual: Tensor,
+                       fused_maps: Dict[int, Tensor]) -> Tensor:
+        """H_pix: (B, D, 4H', 4W') hierarchical, else (B, D, H', W')."""
+        x = visual
+        for stage, layer in enumerate(self.decoder_layers + (None, ) *
+                                      (3 - len(self.decoder_layers))):
+            if not self.hierarchical:
+                break
+            if layer is not None:
+                if layer not in fused_maps:
+                    raise ValueError(
+                        f'decoder_layers uses CLIP layer {layer}, which the '
+                        'adapter does not fuse (its fusion_layers are '
+                        f'{tuple(fused_maps)}).')
+                fused = fused_maps[layer]
+                if fused.shape[-2:] != x.shape[-2:]:
+                    fused = F.interpolate(fused, size=x.shape[-2:],
+                                          mode='bilinear', align_corners=False)
+                x = torch.cat([x, fused.to(x.dtype)], dim=1)
+            if stage < 2:
+                x = self.upsamples[stage](x)
+        return self.pixel_mlp(x)
+
+    def forward(self, visual: Tensor, fused_maps: Dict[int, Tensor],
+                queries: Tensor) -> Tensor:
+        """Mask logits (B, N, H'', W'') from H (B, D, H', W') and Q_f (B, N, D)."""
+        pixels = self.pixel_features(visual, fused_maps)
+        return torch.einsum('bnc,bchw->bnhw', queries, pixels)

@@ -1,0 +1,230 @@
+"""MROVSeg decode head: masks, attention biases, classification, losses."""
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmcv.ops import point_sample
+from mmengine.dist import all_reduce
+from mmengine.model import BaseModule
+from mmengine.structures import InstanceData
+from mmseg.models.utils import get_uncertain_point_coords_with_randomness
+from mmseg.registry import MODELS
+from mmseg.utils import MatchMasks, SampleList
+from torch import Tensor
+
+from ..necks.multi_res_adapter import AdapterOutput, AdapterStage
+from ..utils.multi_res_features import MultiResFeatures
+from .attention_mask_decoder import AttentionMaskDecoder
+from .hierarchical_mask_decoder import HierarchicalMaskDecoder
+from .mask_classifier import MultiGrainedMaskClassifier
+
+
+@dataclass
+class HeadOutput:
+    """Predictions of one supervised stage.
+
+    Attributes:
+        cls_logits: (B, N, K + 1), last class = no object.
+        mask_logits: (B, N, H'', W'') before sigmoid.
+    """
+    cls_logits: Tensor
+    mask_logits: Tensor
+
+
+@MODELS.register_module()
+class MROVSegHead(BaseModule):
+    """Mask proposals from the adapter, classified through CLIP.
+
+    ``forward`` gives one :class:`HeadOutput` per supervised stage (deep
+    supervision stages first, final stage last). ``loss_by_feat`` matches
+    queries to ground-truth segments with mmseg's ``MatchMasks`` (Hungarian
+    assignment on sampled points) and applies the class, mask and dice losses
+    on importance-sampled points. ``predict_by_feat`` returns
+    ``softmax(C)[..., :K] x sigmoid(M)``.
+
+    Args:
+        embed_dims: adapter width D.
+        clip_heads: attention heads of the CLIP ViT (per-head masks).
+        clip_dims, clip_proj_dims: CLIP width and joint embedding size.
+        num_queries: N.
+        decoder_layers, hierarchical: see :class:`HierarchicalMaskDecoder`.
+        decoupled_attn_masks: see :class:`AttentionMaskDecoder`.
+        use_local_tokens: see :class:`MultiGrainedMaskClassifier`.
+        loss_cls, loss_mask, loss_dice: mmseg loss configs. ``loss_cls`` gets
+            a class weight of 1 per class and ``no_object_weight`` for the
+            no-object class, sized to the current vocabulary.
+        assigner: mmseg ``HungarianAssigner`` config.
+        num_points, oversample_ratio, importance_sample_ratio: point sampling.
+        ignore_index: label value that is not supervised.
+    """
+
+    def __init__(self,
+                 *,
+                 embed_dims: int = 768,
+                 clip_heads: int = 12,
+                 clip_dims: int = 768,
+                 clip_proj_dims: int = 512,
+                 num_queries: int = 100,
+                 decoder_layers: Sequence[int] = (9, 6, 3),
+                 hierarchical: bool = True,
+                 decoupled_attn_masks: bool = True,
+                 use_local_tokens: bool = True,
+                 loss_cls: Optional[dict] = None,
+                 loss_mask: Optional[dict] = None,
+                 loss_dice: Optional[dict] = None,
+                 no_object_weight: float = 0.1,
+                 assigner: Optional[dict] = None,
+                 num_points: int = 12544,
+                 oversample_ratio: float = 3.0,
+                 importance_sample_ratio: float = 0.75,
+                 ignore_index: int = 255,
+                 init_cfg: Optional[dict] = None):
+        super().__init__(init_cfg=init_cfg)
+        self.num_queries = num_queries
+        self.ignore_index = ignore_index
+        self.mask_decoder = HierarchicalMaskDecoder(
+            embed_dims=embed_dims, decoder_layers=decoder_layers,
+            hierarchical=hierarchical)
+        self.attn_mask_decoder = AttentionMaskDecoder(
+            embed_dims=embed_dims, num_heads=clip_heads,
+            decoupled=decoupled_attn_masks)
+        self.classifier = MultiGrainedMaskClassifier(
+            num_queries=num_queries, embed_dims=clip_dims,
+            proj_dims=clip_proj_dims, use_local_tokens=use_local_tokens)
+        self.loss_cls_cfg = loss_cls or dict(
+            type='mmseg.CrossEntropyLoss', use_sigmoid=False, loss_weight=2.0,
+            reduction='mean', avg_non_ignore=True, loss_name='loss_cls_ce')
+        self.loss_mask = MODELS.build(loss_mask or dict(
+            type='mmseg.CrossEntropyLoss', use_sigmoid=True, loss_weight=5.0,
+            reduction='mean', avg_non_ignore=True, loss_name='loss_mask_ce'))
+        self.loss_dice = MODELS.build(loss_dice or dict(
+            type='mmseg.DiceLoss', use_sigmoid=True, activate=True,
+            reduction='mean', naive_dice=True, eps=1.0, loss_weight=5.0,
+            ignore_index=None, loss_name='loss_mask_dice'))
+        self.no_object_weight = no_object_weight
+        self.assigner_cfg = assigner or dict(
+            type='mmseg.HungarianAssigner',
+            match_costs=[
+                dict(type='mmseg.ClassificationCost', weight=2.0),
+                dict(type='mmseg.CrossEntropyLossCost', weight=5.0,
+                     use_sigmoid=True),
+                dict(type='mmseg.DiceCost', weight=5.0, pred_act=True,
+                     eps=1.0)
+            ])
+        self.num_points = num_points
+        self.oversample_ratio = oversample_ratio
+        self.importance_sample_ratio = importance_sample_ratio
+        self._loss_cls_by_k: Dict[int, nn.Module] = {}
+
+    # --------------------------------------------------------------- forward
+    def forward_stage(self, stage: AdapterStage, adapter: AdapterOutput,
+                      features: MultiResFeatures,
+                      text_embeds: Tensor) -> HeadOutput:
+        mask_logits = self.mask_decoder(stage.visual, adapter.fused_maps,
+                                        stage.queries)
+        global_bias, local_bias = self.attn_mask_decoder(
+            stage.visual, stage.queries, features.layout)
+        cls_logits = self.classifier(features, text_embeds, global_bias,
+                                     local_bias)
+        return HeadOutput(cls_logits=cls_logits, mask_logits=mask_logits)
+
+    def forward(self, features: MultiResFeatures, adapter: AdapterOutput,
+                text_embeds: Tensor,
+                with_intermediate: bool = False) -> List[HeadOutput]:
+        """One output per supervised stage, the final stage last."""
+        stages = (adapter.intermediate if with_intermediate else []) + [
+            adapter.final]
+        return [self.forward_stage(stage, adapter, features, text_embeds)
+                for stage in stages]
+
+    # ------------------------------------------------------------------ loss
+    def loss(self, features: MultiResFeatures, adapter: AdapterOutput,
+             text_embeds: Tensor, batch_data_samples: SampleList) -> dict:
+        outputs = self.forward(features, adapter, text_embeds,
+                               with_intermediate=True)
+        gt_instances = self.gt_instances(batch_data_samples,
+                                         text_embeds.shape[0])
+        losses = {}
+        names = [f'd{b}.' for b in adapter.intermediate_blocks] + ['']
+        for prefix, output in zip(names, outputs):
+            for key, value in self.loss_by_feat(output, gt_instances).items():
+                losses[prefix + key] = value
+        return losses
+
+    def gt_instances(self, batch_data_samples: SampleList,
+                     num_classes: int) -> List[InstanceData]:
+        """Per image, one binary mask per class present (ignore removed)."""
+        instances = []
+        for sample in batch_data_samples:
+            seg = sample.gt_sem_seg.data.squeeze(0)
+            labels = torch.unique(seg)
+            labels = labels[labels != self.ignore_index]
+            bad = labels[labels >= num_classes]
+            if bad.numel() or (labels < 0).any():
+                value = int(bad[0]) if bad.numel() else int(labels.min())
+                raise ValueError(
+                    f'label value {value} in {sample.metainfo.get("img_path")}'
+                    f' is outside the training vocabulary of {num_classes} '
+                    f'classes (ignore index {self.ignore_index}).')
+            masks = seg[None] == labels[:, None, None]  # (G, H, W)
+            instances.append(InstanceData(labels=labels.long(),
+                                          masks=masks.float()))
+        return instances
+
+    def _loss_cls(self, num_classes: int) -> nn.Module:
+        """Class loss with weights sized to the vocabulary (+ no object)."""
+        if num_classes not in self._loss_cls_by_k:
+            cfg = dict(self.loss_cls_cfg)
+            cfg['class_weight'] = [1.0] * num_classes + [self.no_object_weight]
+            self._loss_cls_by_k[num_classes] = MODELS.build(cfg)
+        return self._loss_cls_by_k[num_classes]
+
+    def loss_by_feat(self, output: HeadOutput,
+                     gt_instances: List[InstanceData]) -> Dict[str, Tensor]:
+        cls_logits, mask_logits = output.cls_logits, output.mask_logits
+        num_classes = cls_logits.shape[-1] - 1
+        matcher = MatchMasks(num_points=self.num_points,
+                             num_queries=self.num_queries,
+                             num_classes=num_classes,
+                             assigner=self.assigner_cfg)
+        labels, mask_targets, mask_weights, avg_factor = matcher.get_targets(
+            cls_logits, mask_logits, gt_instances)
+        loss_cls = self._loss_cls(num_classes).to(cls_logits.device)
+        losses = {
+            'loss_cls_ce':
+            loss_cls(cls_logits.flatten(0, 1), labels.flatten(0, 1))
+        }
+        num_masks = cls_logits.new_tensor([avg_factor], dtype=torch.float)
+        all_reduce(num_masks, op='mean')
+        num_masks = max(float(num_masks), 1.0)
+        # (B, N, h, w) -> (G, h, w), matched queries only
+        mask_preds = mask_logits[mask_weights > 0]
+        if mask_targets.shape[0] == 0:
+            zero = mask_logits.sum() * 0
+            losses.update(loss_mask_ce=zero, loss_mask_dice=zero)
+            return losses
+        with torch.no_grad():
+            coords = get_uncertain_point_coords_with_randomness(
+                mask_preds.unsqueeze(1).float(), None, self.num_points,
+                self.oversample_ratio, self.importance_sample_ratio)
+            # (G, H, W) -> (G, P)
+            point_targets = point_sample(
+                mask_targets.unsqueeze(1).float(), coords).squeeze(1)
+        # (G, h, w) -> (G, P)
+        point_preds = point_sample(mask_preds.unsqueeze(1).float(),
+                                   coords).squeeze(1)
+        losses['loss_mask_ce'] = self.loss_mask(
+            point_preds, point_targets,
+            avg_factor=num_masks * self.num_points)
+        losses['loss_mask_dice'] = self.loss_dice(
+            point_preds, point_targets, avg_factor=num_masks)
+        return losses
+
+    # --------------------------------------------------------------- predict
+    @staticmethod
+    def semantic_scores(cls_logits: Tensor, mask_logits: Tensor) -> Tensor:
+        """S = softmax(C)[..., :K] x sigmoid(M): (B, K, H, W)."""
+        probs = F.softmax(cls_logits, dim=-1)[..., :-1]
+        return torch.einsum('bnk,bnhw->bkhw', probs, mask_logits.sigmoid())

@@ -1,0 +1,3 @@
+from .mrovseg import MROVSeg
+
+__all__ = ['MROVSeg']

@@ -1,0 +1,128 @@
+"""The segmentor end to end: gradients, losses, shapes, vocabulary, errors."""
+import pytest
+import torch
+from mmseg.registry import MODELS
+
+from .tiny_model import make_batch, tiny_model_cfg
+
+
+@pytest.fixture
+def build(tiny_clip_cfg, tiny_clip_checkpoint):
+
+    def _build(**overrides):
+        torch.manual_seed(0)
+        return MODELS.build(
+            tiny_model_cfg(tiny_clip_cfg, tiny_clip_checkpoint, **overrides))
+
+    return _build
+
+
+def train_step(model, batch):
+    data = model.data_preprocessor(batch, training=True)
+    losses = model(**data, mode='loss')
+    total = sum(v for k, v in losses.items() if 'loss' in k)
+    return losses, total
+
+
+def test_gradient_coverage_and_frozen_clip(build):
+    model = build(neck=dict(deep_supervision_blocks=(0, 1)))
+    model.train()
+    frozen = {n: p.detach().clone() for n, p in model.named_parameters()
+              if n.startswith(('backbone.', 'text_encoder.'))}
+    optimizer = torch.optim.AdamW(
+        [p for p in model.parameters() if p.requires_grad], lr=1e-3)
+    losses, total = train_step(model, make_batch([(64, 64), (64, 64)]))
+    assert {'d0.loss_cls_ce', 'd1.loss_mask_dice', 'loss_mask_ce'} <= set(
+        losses)
+    total.backward()
+    optimizer.step()
+    for name, param in model.named_parameters():
+        if name in frozen:
+            assert not param.requires_grad, name
+            assert param.grad is None, name
+            assert torch.equal(param, frozen[name]), f'{name} changed'
+        else:
+            assert param.requires_grad, name
+            assert param.grad is not None, f'{name} got no gradient'
+            assert torch.isfinite(param.grad).all(), name
+    assert len(frozen) > 0 and len(frozen) < len(dict(
+        model.named_parameters()))
+
+
+def test_image_without_labels_gives_finite_loss(build):
+    model = build()
+    model.train()
+    losses, total = train_step(model,
+                               make_batch([(64, 64)], ignore_all=True))
+    assert torch.isfinite(total)
+    assert losses['loss_mask_ce'].item() == 0
+    assert losses['loss_mask_dice'].item() == 0
+    total.backward()
+
+
+@pytest.mark.parametrize('ratio', [0.0, 0.5, 0.75])
+@pytest.mark.parametrize('size', [(64, 64), (48, 80), (100, 60)])
+def test_predict_returns_original_size(build, ratio, size):
+    model = build(backbone=dict(slice_ratio=ratio)).eval()
+    batch = make_batch([size])
+    with torch.no_grad():
+        data = model.data_preprocessor(batch, training=False)
+        results = model(**data, mode='predict')
+        cls_logits, mask_logits = model(data['inputs'], mode='tensor')
+    labels = results[0].pred_sem_seg.data
+    assert labels.shape == (1, *size)
+    assert labels.dtype == torch.int64
+    assert labels.min() >= 0 and labels.max() < 3
+    assert cls_logits.shape == (1, 8, 4)
+    assert cls_logits.dtype == torch.float32
+    assert mask_logits.shape[:2] == (1, 8)
+
+
+def test_predict_at_a_resized_original_shape(build):
+    model = build().eval()
+    batch = make_batch([(64, 64)])
+    batch['data_samples'][0].set_metainfo(dict(ori_shape=(128, 96)))
+    with torch.no_grad():
+        data = model.data_preprocessor(batch, training=False)
+        results = model(**data, mode='predict')
+    assert results[0].pred_sem_seg.data.shape == (1, 128, 96)
+
+
+def test_vocabulary_changes_without_rebuild(build):
+    model = build().eval()
+    data = model.data_preprocessor(make_batch([(64, 64)]), training=False)
+    with torch.no_grad():
+        model.set_vocabulary(['a', 'b', 'c', 'd', 'e', 'f', 'g'])
+        cls_logits, _ = model(data['inputs'], mode='tensor')
+        assert cls_logits.shape[-1] == 8
+        model.set_vocabulary(['sofa, couch', 'tree'])
+        first = model(**data, mode='predict')[0].pred_sem_seg.data
+        second = model(**data, mode='predict')[0].pred_sem_seg.data
+    assert set(first.unique().tolist()) <= {0, 1}
+    assert torch.equal(first, second)
+
+
+def test_label_outside_vocabulary_is_named(build):
+    model = build()
+    batch = make_batch([(64, 64)])
+    batch['data_samples'][0].gt_sem_seg.data[0, 0, 0] = 7
+    with pytest.raises(ValueError, match=r'label value 7 in image_0.png'):
+        train_step(model, batch)
+
+
+def test_missing_vocabulary_is_explained(build):
+    model = build(vocabulary=None).eval()
+    data = model.data_preprocessor(make_batch([(64, 64)]), training=False)
+    with pytest.raises(RuntimeError, match='VocabularyHook'):
+        model(**data, mode='predict')
+
+
+def test_bad_switch_values_are_named(build):
+    with pytest.raises(ValueError, match='num_queries=0'):
+        build(neck=dict(num_queries=0))
+    with pytest.raises(ValueError, match="spatial_fusion='conv'"):
+        build(neck=dict(spatial_fusion='conv'))
+    with pytest.raises(ValueError, match='adapter does not fuse'):
+        model = build(decode_head=dict(decoder_layers=(3, 2, 1))).eval()
+        data = model.data_preprocessor(make_batch([(64, 64)]), False)
+        model(data['inputs'], mode='tensor')

@@ -1,0 +1,89 @@
+"""Evaluate an MROVSeg checkpoint: per-class IoU table and mIoU.
+
+    python tools/test.py configs/mrovseg_vitb_coco640_eval_ade847.py CKPT
+    bash tools/dist_test.sh CONFIG CKPT 8 --show-dir vis
+"""
+import argparse
+import os
+import os.path as osp
+
+from mmengine.config import Config, DictAction
+from mmengine.runner import Runner
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(
+        description='Test an MROVSeg model (mIoU per class and overall)')
+    parser.add_argument('config', help='config file')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='folder for the evaluation log')
+    parser.add_argument(
+        '--out',
+        help='folder where the predicted label maps are written as PNG')
+    parser.add_argument(
+        '--show-dir',
+        help='folder (inside the work dir) for colour overlays of the '
+        'predictions with a legend of class names')
+    parser.add_argument('--show', action='store_true',
+                        help='display the overlays in a window')
+    parser.add_argument('--wait-time', type=float, default=2,
+                        help='seconds each overlay is displayed with --show')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, key=value')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher for distributed testing')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def enable_visualization(cfg: Config, args) -> None:
+    hooks = cfg.default_hooks
+    if 'visualization' not in hooks:
+        raise KeyError('--show/--show-dir need default_hooks.visualization '
+                       '(SegVisualizationHook) in the config')
+    hook = hooks.visualization
+    hook.draw = True
+    hook.interval = 1
+    if args.show:
+        hook.show = True
+        hook.wait_time = args.wait_time
+    if args.show_dir:
+        cfg.visualizer.save_dir = args.show_dir
+        cfg.visualizer.vis_backends = [dict(type='LocalVisBackend')]
+
+
+def main():
+    args = parse_args()
+    if not osp.isfile(args.checkpoint):
+        raise FileNotFoundError(f'checkpoint {args.checkpoint} does not exist')
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    cfg.load_from = args.checkpoint
+    if args.show or args.show_dir:
+        enable_visualization(cfg, args)
+    if args.out:
+        cfg.test_evaluator = [cfg.test_evaluator] if isinstance(
+            cfg.test_evaluator, dict) else list(cfg.test_evaluator)
+        cfg.test_evaluator.append(
+            dict(type='LabelMapWriter', out_dir=args.out))
+    runner = Runner.from_cfg(cfg)
+    runner.test()
+
+
+if __name__ == '__main__':
+    main()
