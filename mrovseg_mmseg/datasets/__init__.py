@@ -1,1 +1,2 @@
 
+from .synthetic_shapes import SyntheticShapesDataset  # noqa: F401
