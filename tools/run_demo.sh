@@ -17,9 +17,6 @@ echo "[demo] training $CONFIG on CPU (synthetic data is generated under data/syn
 CKPT="$(cat "$WORK_DIR/last_checkpoint")"
 echo "[demo] evaluating $CKPT on the held-out images"
 "$PY" tools/test.py "$CONFIG" "$CKPT" --work-dir "$WORK_DIR" --show-dir vis
-VIS_DIR="$(ls -td "$WORK_DIR"/*/vis/vis_data/vis_image 2>/dev/null | head -n 1 || true)"
-if [[ -z "$VIS_DIR" ]]; then
-    VIS_DIR="$(ls -td "$WORK_DIR"/*/vis 2>/dev/null | head -n 1)"
-fi
+VIS_DIR="$WORK_DIR/vis/vis_data/vis_image"
 echo "[demo] done in $(( $(date +%s) - START )) s"
 echo "[demo] prediction overlays (ground truth left, prediction right): $VIS_DIR"

@@ -22,8 +22,8 @@ def parse_args():
         help='folder where the predicted label maps are written as PNG')
     parser.add_argument(
         '--show-dir',
-        help='folder (inside the work dir) for colour overlays of the '
-        'predictions with a legend of class names')
+        help='folder for colour overlays of the predictions with a legend of '
+        'class names (a relative path is taken inside the work dir)')
     parser.add_argument('--show', action='store_true',
                         help='display the overlays in a window')
     parser.add_argument('--wait-time', type=float, default=2,
@@ -56,7 +56,7 @@ def enable_visualization(cfg: Config, args) -> None:
         hook.show = True
         hook.wait_time = args.wait_time
     if args.show_dir:
-        cfg.visualizer.save_dir = args.show_dir
+        cfg.visualizer.save_dir = osp.join(cfg.work_dir, args.show_dir)
         cfg.visualizer.vis_backends = [dict(type='LocalVisBackend')]
 
 

@@ -14,6 +14,7 @@ log_level = 'INFO'
 load_from = None
 resume = False
 # The vocabulary of the model follows the datasets: training uses the
-# training set's classes, validation/testing their own.
-custom_hooks = [dict(type='VocabularyHook')]
+# training set's classes, validation/testing their own. Checkpoints are kept
+# loadable with torch.load(weights_only=True).
+custom_hooks = [dict(type='VocabularyHook'), dict(type='SafeCheckpointHook')]
 tta_model = None

@@ -1,4 +1,6 @@
-from .hooks import VocabularyHook
+from .hooks import SafeCheckpointHook, VocabularyHook
 from .optimizers import MixedPrecisionOptimWrapper
 
-__all__ = ['MixedPrecisionOptimWrapper', 'VocabularyHook']
+__all__ = [
+    'MixedPrecisionOptimWrapper', 'SafeCheckpointHook', 'VocabularyHook'
+]

@@ -30,23 +30,29 @@ class HierarchicalMaskDecoder(BaseModule):
 
     With ``hierarchical=True`` (default)::
 
-        X = cat(H, F_a)                    # slice grid, stride 16 at 640
-        X = TConv(X); X = cat(X, Up(F_b))  # stride 8
-        X = TConv(X); X = cat(X, Up(F_c))  # stride 4
+        X = cat(H, F_a)                        # slice grid, stride 16 at 640
+        X = TConv(X); X = cat(X, L_b(F_b))     # stride 8
+        X = TConv(X); X = cat(X, L_c(F_c))     # stride 4
         H_pix = MLP_pix(X); masks = Q_f . H_pix
 
     F_a, F_b, F_c are the fused maps of ``decoder_layers``. They live on the
     slice grid (see :class:`MultiResFusion`), so they are upsampled by 1x, 2x
     and 4x; with Sec. 3.5's global-grid reading the factors would be 2x, 4x,
     8x and the decoder would have the same shape. The default pairs the
-    coarsest stage with the deepest of the three layers, as in an FPN.
+    coarsest stage with the deepest of the three layers, as in an FPN. The
+    paper leaves the decoder's channel widths open: the transposed
+    convolutions narrow the features to ``stage_channels`` and the lateral
+    1x1 convolutions ``L`` bring F_b, F_c to the same width before they are
+    upsampled, so the stride-4 stage does not carry D-channel maps.
     ``hierarchical=False`` is the Table 2 ablation: ``H_pix = MLP_pix(H)`` at
     stride 16.
 
     Args:
-        embed_dims: adapter width D.
+        embed_dims: adapter width D (also the width of H_pix and Q_f).
         decoder_layers: CLIP layers whose fused maps join the decoder, one per
             stage (stride 16, 8, 4), or fewer.
+        stage_channels: output widths of the two transposed convolutions;
+            default (D / 2, D / 4).
         hierarchical: use the fused maps and the transposed convolutions.
     """
 
@@ -54,42 +60,64 @@ class HierarchicalMaskDecoder(BaseModule):
                  *,
                  embed_dims: int = 768,
                  decoder_layers: Sequence[int] = (9, 6, 3),
+                 stage_channels: Optional[Sequence[int]] = None,
                  hierarchical: bool = True,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         if hierarchical and not 1 <= len(decoder_layers) <= 3:
             raise ValueError(f'decoder_layers={tuple(decoder_layers)}: give '
                              'one to three fused layers (strides 16, 8, 4).')
+        if stage_channels is None:
+            stage_channels = (embed_dims // 2, embed_dims // 4)
+        if len(stage_channels) != 2:
+            raise ValueError(f'stage_channels={tuple(stage_channels)}: give '
+                             'the widths of the two upsampling stages.')
         self.hierarchical = hierarchical
         self.decoder_layers = tuple(decoder_layers) if hierarchical else ()
-        num_joins = len(self.decoder_layers)
-        self.upsamples = nn.ModuleList(
-            UpsampleBlock(2 * embed_dims if i < num_joins else embed_dims,
-                          embed_dims) for i in range(2 if hierarchical else 0))
-        out_channels = 2 * embed_dims if num_joins == 3 else embed_dims
+        joins = len(self.decoder_layers)
+        if not hierarchical:
+            self.upsamples = nn.ModuleList()
+            self.laterals = nn.ModuleList()
+            self.pixel_mlp = pixel_mlp(embed_dims, embed_dims)
+            return
+        widths = [embed_dims] + list(stage_channels)
+        self.laterals = nn.ModuleList(
+            nn.Conv2d(embed_dims, widths[stage], 1)
+            for stage in range(1, joins))
+        self.upsamples = nn.ModuleList()
+        for stage in range(2):
+            in_channels = widths[stage] * (2 if stage < joins else 1)
+            self.upsamples.append(
+                UpsampleBlock(in_channels, widths[stage + 1]))
+        out_channels = widths[2] * (2 if joins == 3 else 1)
         self.pixel_mlp = pixel_mlp(out_channels, embed_dims)
+
+    def _fused(self, fused_maps: Dict[int, Tensor], stage: int,
+               size) -> Tensor:
+        layer = self.decoder_layers[stage]
+        if layer not in fused_maps:
+            raise ValueError(
+                f'decoder_layers uses CLIP layer {layer}, which the adapter '
+                f'does not fuse (its fusion_layers are {tuple(fused_maps)}).')
+        fused = fused_maps[layer]
+        if stage > 0:
+            fused = self.laterals[stage - 1](fused)
+        if fused.shape[-2:] != tuple(size):
+            fused = F.interpolate(fused, size=size, mode='bilinear',
+                                  align_corners=False)
+        return fused
 
     def pixel_features(self, visual: Tensor,
                        fused_maps: Dict[int, Tensor]) -> Tensor:
         """H_pix: (B, D, 4H', 4W') hierarchical, else (B, D, H', W')."""
         x = visual
-        for stage, layer in enumerate(self.decoder_layers + (None, ) *
-                                      (3 - len(self.decoder_layers))):
-            if not self.hierarchical:
-                break
-            if layer is not None:
-                if layer not in fused_maps:
-                    raise ValueError(
-                        f'decoder_layers uses CLIP layer {layer}, which the '
-                        'adapter does not fuse (its fusion_layers are '
-                        f'{tuple(fused_maps)}).')
-                fused = fused_maps[layer]
-                if fused.shape[-2:] != x.shape[-2:]:
-                    fused = F.interpolate(fused, size=x.shape[-2:],
-                                          mode='bilinear', align_corners=False)
-                x = torch.cat([x, fused.to(x.dtype)], dim=1)
-            if stage < 2:
-                x = self.upsamples[stage](x)
+        if self.hierarchical:
+            for stage in range(3):
+                if stage < len(self.decoder_layers):
+                    fused = self._fused(fused_maps, stage, x.shape[-2:])
+                    x = torch.cat([x, fused.to(x.dtype)], dim=1)
+                if stage < 2:
+                    x = self.upsamples[stage](x)
         return self.pixel_mlp(x)
 
     def forward(self, visual: Tensor, fused_maps: Dict[int, Tensor],

@@ -49,7 +49,8 @@ class MROVSegHead(BaseModule):
         clip_heads: attention heads of the CLIP ViT (per-head masks).
         clip_dims, clip_proj_dims: CLIP width and joint embedding size.
         num_queries: N.
-        decoder_layers, hierarchical: see :class:`HierarchicalMaskDecoder`.
+        decoder_layers, decoder_channels, hierarchical: see
+            :class:`HierarchicalMaskDecoder` (``stage_channels``).
         decoupled_attn_masks: see :class:`AttentionMaskDecoder`.
         use_local_tokens: see :class:`MultiGrainedMaskClassifier`.
         loss_cls, loss_mask, loss_dice: mmseg loss configs. ``loss_cls`` gets
@@ -68,6 +69,7 @@ class MROVSegHead(BaseModule):
                  clip_proj_dims: int = 512,
                  num_queries: int = 100,
                  decoder_layers: Sequence[int] = (9, 6, 3),
+                 decoder_channels: Optional[Sequence[int]] = None,
                  hierarchical: bool = True,
                  decoupled_attn_masks: bool = True,
                  use_local_tokens: bool = True,
@@ -86,7 +88,7 @@ class MROVSegHead(BaseModule):
         self.ignore_index = ignore_index
         self.mask_decoder = HierarchicalMaskDecoder(
             embed_dims=embed_dims, decoder_layers=decoder_layers,
-            hierarchical=hierarchical)
+            stage_channels=decoder_channels, hierarchical=hierarchical)
         self.attn_mask_decoder = AttentionMaskDecoder(
             embed_dims=embed_dims, num_heads=clip_heads,
             decoupled=decoupled_attn_masks)

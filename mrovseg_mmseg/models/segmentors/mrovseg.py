@@ -1,5 +1,5 @@
 """The MROVSeg segmentor: frozen multi-resolution CLIP + adapter + head."""
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -140,40 +140,105 @@ class MROVSeg(BaseSegmentor):
                 sample = SegDataSample()
                 sample.set_metainfo(dict(ori_shape=tuple(input_size),
                                          img_shape=tuple(input_size)))
-            meta = sample.metainfo
-            masks = output.mask_logits[index:index + 1]
-            masks = F.interpolate(masks, size=tuple(input_size),
-                                  mode='bilinear', align_corners=False)
-            pad = meta.get('img_padding_size', meta.get('padding_size'))
-            if pad is not None:
-                left, right, top, bottom = pad
-                masks = masks[..., top:masks.shape[-2] - bottom,
-                              left:masks.shape[-1] - right]
-            if meta.get('flip', False):
-                dims = (3, ) if meta['flip_direction'] == 'horizontal' else (2, )
-                masks = masks.flip(dims)
-            ori_shape = tuple(meta.get('ori_shape', masks.shape[-2:]))[:2]
-            if tuple(masks.shape[-2:]) != ori_shape:
-                masks = F.interpolate(masks, size=ori_shape, mode='bilinear',
-                                      align_corners=False)
-            labels, scores = self._label_map(output.cls_logits[index:index + 1],
-                                             masks)
+            masks = self.restore_masks(output.mask_logits[index:index + 1],
+                                       input_size, sample.metainfo)
+            ori_shape = tuple(
+                sample.metainfo.get('ori_shape', masks.shape[-2:]))[:2]
+            labels, scores = self._label_map(
+                output.cls_logits[index:index + 1], masks, ori_shape)
             sample.set_data(dict(pred_sem_seg=PixelData(data=labels)))
             if scores is not None:
                 sample.set_data(dict(seg_logits=PixelData(data=scores)))
             results.append(sample)
         return results
 
-    def _label_map(self, cls_logits: Tensor, masks: Tensor):
-        """Argmax of Eq. 9 in row chunks; (1, H, W) labels (+ scores)."""
+    @staticmethod
+    def restore_masks(mask_logits: Tensor, input_size, meta: dict) -> Tensor:
+        """Mask logits of one image at its input size, padding and flip undone.
+
+        Args:
+            mask_logits: (1, N, h, w) logits at the head's resolution.
+            input_size: (H_in, W_in) of the (padded) network input.
+            meta: the image's metainfo (``img_padding_size`` or
+                ``padding_size``, ``flip``, ``flip_direction``).
+
+        Returns:
+            (1, N, H', W') logits on the un-padded, un-flipped input.
+        """
+        masks = F.interpolate(mask_logits, size=tuple(input_size),
+                              mode='bilinear', align_corners=False)
+        pad = meta.get('img_padding_size', meta.get('padding_size'))
+        if pad is not None:
+            left, right, top, bottom = pad
+            masks = masks[..., top:masks.shape[-2] - bottom,
+                          left:masks.shape[-1] - right]
+        if meta.get('flip', False):
+            dims = (3, ) if meta['flip_direction'] == 'horizontal' else (2, )
+            masks = masks.flip(dims)
+        return masks
+
+    def _label_map(self, cls_logits: Tensor, masks: Tensor,
+                   out_size: Tuple[int, int]):
+        """Argmax of Eq. 9 at ``out_size`` in row chunks; (1, H, W) labels
+        (+ (K, H, W) scores with ``output_logits``)."""
         keep_scores = self.test_cfg.get('output_logits', False)
         row_chunk = self.test_cfg.get('row_chunk', 256)
-        probs = F.softmax(cls_logits, dim=-1)[0, :, :-1]  # (N, K)
         labels, scores = [], []
-        for rows in masks[0].split(row_chunk, dim=1):  # (N, r, W)
-            chunk = torch.einsum('nk,nhw->khw', probs, rows.sigmoid())
+        for _, chunk in score_rows(cls_logits, masks, out_size, row_chunk):
             labels.append(chunk.argmax(dim=0))
             if keep_scores:
                 scores.append(chunk)
         label_map = torch.cat(labels, dim=0)[None]
         return label_map, (torch.cat(scores, dim=1) if keep_scores else None)
+
+
+def score_rows(cls_logits: Tensor, masks: Tensor, out_size: Tuple[int, int],
+               row_chunk: int) -> Iterator[Tuple[int, Tensor]]:
+    """Eq. 9 class scores at ``out_size``, a band of rows at a time.
+
+    The masks are resized to ``out_size`` band by band (bilinear, as
+    ``F.interpolate(..., align_corners=False)``), so no (N, H, W) or
+    (K, H, W) tensor of the full output is ever formed.
+
+    Args:
+        cls_logits: (1, N, K + 1) class logits, last = no object.
+        masks: (1, N, h, w) mask logits.
+        out_size: (H, W) of the scores.
+        row_chunk: rows per band.
+
+    Yields:
+        (first row, (K, r, W) scores) for consecutive bands of r rows.
+    """
+    probs = F.softmax(cls_logits, dim=-1)[0, :, :-1]  # (N, K)
+    for start in range(0, out_size[0], row_chunk):
+        stop = min(start + row_chunk, out_size[0])
+        rows = resize_rows(masks[0], out_size, start, stop)  # (N, r, W)
+        yield start, torch.einsum('nk,nhw->khw', probs, rows.sigmoid())
+
+
+def resize_rows(maps: Tensor, out_size: Tuple[int, int], start: int,
+                stop: int) -> Tensor:
+    """Rows [start, stop) of a bilinear resize of (C, h, w) maps to out_size.
+
+    Same sampling as ``F.interpolate(maps[None], out_size, mode='bilinear',
+    align_corners=False)[0, :, start:stop]``, without forming the rest.
+
+    Returns:
+        (C, stop - start, W).
+    """
+    height, width = maps.shape[-2:]
+    if (height, width) == tuple(out_size):
+        return maps[:, start:stop]
+    scale = torch.tensor(float(height)) / out_size[0]  # float32, as torch
+    dst = torch.arange(start, stop, dtype=torch.float32)
+    src = ((dst + 0.5) * scale - 0.5).clamp(min=0)  # (r, ) source rows
+    top = src.long().clamp(max=height - 1)
+    bottom = (top + 1).clamp(max=height - 1)
+    weight = (src - top).clamp(0, 1).to(maps.device, maps.dtype)[:, None]
+    first, last = int(top[0]), int(bottom[-1]) + 1
+    # only the source rows this band reads, resized along the width
+    band = F.interpolate(maps[:, first:last], size=out_size[1], mode='linear',
+                         align_corners=False)  # (C, s, w) -> (C, s, W)
+    top = (top - first).to(maps.device)
+    bottom = (bottom - first).to(maps.device)
+    return band[:, top] * (1 - weight) + band[:, bottom] * weight

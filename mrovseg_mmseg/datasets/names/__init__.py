@@ -1,0 +1,1 @@
+"""Class-name tables of the benchmarks too long to write inline."""
