@@ -11,6 +11,6 @@ from .version import __version__
 check_versions(installed_versions())
 check_mmcv_ops()
 
-from . import datasets, engine, evaluation, models, visualization  # noqa: E402,F401,E501
+from . import datasets, engine, evaluation, models, visualization, apis  # noqa: E402,F401,E501
 
 __all__ = ['__version__']

@@ -11,7 +11,7 @@ if [[ $# -eq 0 ]]; then
     set -- -m "not slow"
 fi
 set +e
-"$VENV/bin/python" -m pytest tests "$@"
+"$VENV/bin/python" -m pytest "$@"
 status=$?
 set -e
 if [[ $status -eq 5 ]]; then

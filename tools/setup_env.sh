@@ -89,7 +89,7 @@ fi
 
 step "installing OpenMMLab packages, open_clip and test tools"
 # mmcv is pinned to the installed wheel so pip never tries to rebuild it.
-MMCV_PIN="mmcv==$("$PY" -c 'import mmcv; print(mmcv.__version__)')"
+MMCV_PIN="mmcv==$("$PY" -c 'from importlib.metadata import version; print(version("mmcv"))')"
 "${PIP[@]}" install -q -r "$REPO/requirements/mminstall.txt" \
     -r "$REPO/requirements/runtime.txt" -r "$REPO/requirements/tests.txt" \
     "$MMCV_PIN"

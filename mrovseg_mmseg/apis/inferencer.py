@@ -22,7 +22,7 @@ import pickle
 import re
 import warnings
 from dataclasses import dataclass
-from typing import (Dict, Iterator, List, Optional, Sequence, Tuple, Union)
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -35,8 +35,8 @@ from torch import Tensor
 from ..models.segmentors.mrovseg import score_rows
 from ..models.text_encoders.vocabulary import parse_vocabulary
 from ..visualization.overlay import make_palette
-from .image_io import (FailedInput, ImageInput, collect_inputs, load_image,
-                       array_to_rgb)
+from .image_io import (FailedInput, ImageInput, ImageLoadError, array_to_rgb,
+                       collect_inputs, load_image)
 
 PRECISIONS = {'fp32': None, 'fp16': torch.float16, 'bf16': torch.bfloat16}
 MAX_CLASSES = 65535  # label maps are uint16 above 255 classes
@@ -198,13 +198,12 @@ class OVSegInferencer:
                                         scale)
         self.classes: Tuple[str, ...] = ()
         self.palette: List[List[int]] = []
-        default = vocabulary
-        if default is None and self.model._vocabulary['test'] is not None:
-            default = self.model.vocabulary('test')
-        if default is None:
-            default = (meta.get('dataset_meta') or {}).get('classes')
-        if default is not None:
-            self.set_vocabulary(default)
+        if vocabulary is None:
+            vocabulary = _config_vocabulary(self.model)
+        if vocabulary is None:
+            vocabulary = (meta.get('dataset_meta') or {}).get('classes')
+        if vocabulary is not None:
+            self.set_vocabulary(vocabulary)
 
     # ------------------------------------------------------------ vocabulary
     def set_vocabulary(self, class_names: Sequence[str]) -> None:
@@ -332,16 +331,18 @@ class OVSegInferencer:
         rows = max(1, self.pixels_per_chunk // width)
         for start, scores in score_rows(cls_logits, masks, out_size, rows):
             stop = start + scores.shape[1]
-            labels = scores.argmax(dim=0)  # (K, r, W) -> (r, W)
-            probs = scores / scores.sum(dim=0).clamp_min(1e-12)  # (K, r, W)
-            best = probs.gather(0, labels[None])[0]  # (r, W)
-            labels, best = labels.flatten().cpu(), best.flatten().cpu()
-            counts += torch.bincount(labels, minlength=num_classes)
-            prob_sums.index_add_(0, labels, best.double())
+            scores = scores.flatten(1)  # (K, r, W) -> (K, P)
+            totals = scores.sum(dim=0).clamp_min(1e-12)  # (P, )
+            best, labels = scores.max(dim=0)  # (P, )
+            labels = labels.cpu()
+            counts.index_add_(0, labels, torch.ones(labels.shape,
+                                                    dtype=torch.float64))
+            prob_sums.index_add_(0, labels, best.div_(totals).cpu().double())
             label_map[start:stop] = labels.view(stop - start, width).numpy()
             if prob_maps is not None:
-                prob_maps[:, start:stop] = (probs * 255).round().to(
-                    torch.uint8).cpu().numpy()
+                probs = scores.div_(totals).mul_(255).round_()  # (K, P)
+                prob_maps[:, start:stop] = probs.to(torch.uint8).view(
+                    -1, stop - start, width).cpu().numpy()
         total = float(height * width)
         found = [
             ClassFound(index, self.classes[index], float(counts[index]) /
@@ -375,12 +376,19 @@ class OVSegInferencer:
         absent = tuple(part for part in ('backbone.', 'text_encoder.')
                        if not any(key.startswith(part) for key in state))
         missing = tuple(key for key in incompatible.missing_keys
-                        if not key.startswith(absent or ('\0', )))
+                        if not key.startswith(absent))
         report = CheckpointReport(path, missing,
                                   tuple(incompatible.unexpected_keys))
         if report.missing_keys or report.unexpected_keys:
             warnings.warn(report.describe())
         return report
+
+
+def _config_vocabulary(model) -> Optional[List[str]]:
+    try:
+        return model.vocabulary('test')
+    except RuntimeError:  # the config sets none
+        return None
 
 
 def label_dtype(num_classes: int) -> type:
@@ -493,7 +501,6 @@ def _check_precision(precision: str, device: torch.device) -> str:
 
 
 def _describe(err: Exception) -> str:
-    from .image_io import ImageLoadError
     if isinstance(err, ImageLoadError):
         return str(err)
     return f'{type(err).__name__}: {err}'

@@ -66,7 +66,7 @@ class OVSegDataset(BaseSegDataset):
                 f'ignore_index={ignore_index}')
         if class_names == 'raw':
             metainfo = dict(kwargs.pop('metainfo', None) or {})
-            metainfo.setdefault('classes', self.METAINFO['raw_classes'])
+            metainfo.setdefault('classes', self._raw_classes())
             kwargs['metainfo'] = metainfo
         self.check_files = check_files
         super().__init__(ignore_index=ignore_index, **kwargs)
@@ -84,7 +84,7 @@ class OVSegDataset(BaseSegDataset):
         if new_classes is None:
             return None
         new_classes = list(new_classes)
-        for names in (cls.METAINFO['classes'], cls.METAINFO['raw_classes']):
+        for names in (cls.METAINFO['classes'], cls._raw_classes()):
             names = list(names)
             if new_classes == names:
                 return None
@@ -94,12 +94,14 @@ class OVSegDataset(BaseSegDataset):
                           if name in new_classes else cls.IGNORE_INDEX)
                     for old, name in enumerate(names)
                 }
-        unknown = [
-            name for name in new_classes if name not in cls.METAINFO['classes']
-            and name not in cls.METAINFO['raw_classes']
-        ]
+        known = set(cls.METAINFO['classes']) | set(cls._raw_classes())
+        unknown = [name for name in new_classes if name not in known]
         raise ValueError(f'{cls.__name__}: classes {unknown[:5]} are not '
                          'among its classes (prompt or raw names)')
+
+    @classmethod
+    def _raw_classes(cls) -> Sequence[str]:
+        return cls.METAINFO.get('raw_classes', cls.METAINFO['classes'])
 
     def _update_palette(self) -> list:
         """The palette of the kept classes when a subset is used."""

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-CONVERTERS = Path(__file__).resolve().parents[2] / 'tools' / 'dataset_converters'
+CONVERTERS = Path(
+    __file__).resolve().parents[2] / 'tools' / 'dataset_converters'
 
 
 def load_converter(name: str):

@@ -21,8 +21,10 @@ ADE_WALL = ADE847_CLASSES[0][0]  # train id 0
 ADE_ID_300 = ADE847_CLASSES[300][0]  # train id 300: needs 16 bits
 ADE_LAST = ADE847_CLASSES[846][0]  # train id 846
 NUM_ADE_OBJECTNAMES = 3200
-ADE_OTHER = next(i for i in range(1, NUM_ADE_OBJECTNAMES)
-                 if i not in {index for index, _ in ADE847_CLASSES})
+ADE_OTHER = next(
+    i for i in range(1, NUM_ADE_OBJECTNAMES)
+    if i not in {index
+                 for index, _ in ADE847_CLASSES})
 
 
 def write_image(path: Path, height: int, width: int, seed: int = 0) -> None:
@@ -46,7 +48,8 @@ def write_label(path: Path, labels: np.ndarray, palette: bool = False) -> None:
     image.save(path)
 
 
-def fake_coco_stuff(root: Path, splits: Sequence[str] = ('val2017', ),
+def fake_coco_stuff(root: Path,
+                    splits: Sequence[str] = ('val2017', ),
                     raw: np.ndarray = None) -> Dict[str, np.ndarray]:
     """images/<split>/*.jpg + annotations/<split>/*.png stuffthingmaps."""
     if raw is None:
@@ -61,9 +64,10 @@ def fake_coco_stuff(root: Path, splits: Sequence[str] = ('val2017', ),
     return stored
 
 
-def fake_ade150(root: Path, splits: Sequence[str] = ('validation', ),
+def fake_ade150(root: Path,
+                splits: Sequence[str] = ('validation', ),
                 labels: np.ndarray = None) -> None:
-    """ADEChallengeData2016: images/<split>/*.jpg, annotations/<split>/*.png."""
+    """ADEChallengeData2016 images/<split>/*.jpg, annotations/<split>/*.png."""
     if labels is None:
         labels = np.array([[0, 1, 2, 150], [150, 8, 0, 1]], dtype=np.uint8)
     for split in splits:
@@ -89,15 +93,16 @@ def ade_objectnames() -> List[str]:
     return names
 
 
-def fake_ade847(root: Path, classes: Dict[str, np.ndarray],
+def fake_ade847(root: Path,
+                classes: Dict[str, np.ndarray],
                 objectnames: List[str] = None) -> None:
     """ADE20K_2021_17_01: index_ade20k.pkl + images/ADE/<split>/<scene>/.
 
     Args:
         classes: image file name -> (H, W) class values of its seg png.
     """
-    index = dict(filename=[], folder=[],
-                 objectnames=objectnames or ade_objectnames())
+    index = dict(
+        filename=[], folder=[], objectnames=objectnames or ade_objectnames())
     for number, (filename, values) in enumerate(classes.items()):
         split = 'validation' if '_val_' in filename else 'training'
         folder = f'{root.name}/images/ADE/{split}/urban/street'
@@ -111,35 +116,43 @@ def fake_ade847(root: Path, classes: Dict[str, np.ndarray],
         pickle.dump(index, handle)
 
 
-def fake_pascal_context(root: Path, label_maps: Dict[str, np.ndarray],
+def fake_pascal_context(root: Path,
+                        label_maps: Dict[str, np.ndarray],
                         split: str = 'val',
                         labels_txt: bool = True) -> None:
     """VOC2010 JPEGImages + ImageSets/Main + trainval/*.mat (+ labels.txt)."""
     (root / 'ImageSets' / 'Main').mkdir(parents=True, exist_ok=True)
     (root / 'trainval').mkdir(parents=True, exist_ok=True)
     for number, (image_id, labels) in enumerate(label_maps.items()):
-        write_image(root / 'JPEGImages' / f'{image_id}.jpg', *labels.shape,
-                    seed=number)
+        write_image(
+            root / 'JPEGImages' / f'{image_id}.jpg',
+            *labels.shape,
+            seed=number)
         scipy.io.savemat(root / 'trainval' / f'{image_id}.mat',
                          dict(LabelMap=labels.astype(np.uint16)))
-    (root / 'ImageSets' / 'Main' / f'{split}.txt').write_text(
-        '\n'.join(label_maps) + '\n')
+    (root / 'ImageSets' / 'Main' /
+     f'{split}.txt').write_text('\n'.join(label_maps) + '\n')
     if labels_txt:
         (root / 'labels.txt').write_text(''.join(
             f'{i}: {name}\n' for i, name in enumerate(PC459_RAW_CLASSES, 1)))
 
 
-def fake_voc2012(root: Path, label_maps: Dict[str, np.ndarray],
+def fake_voc2012(root: Path,
+                 label_maps: Dict[str, np.ndarray],
                  split: str = 'val') -> None:
     """VOC2012 JPEGImages + SegmentationClass palette PNGs + split file."""
     (root / 'ImageSets' / 'Segmentation').mkdir(parents=True, exist_ok=True)
     for number, (image_id, labels) in enumerate(label_maps.items()):
-        write_image(root / 'JPEGImages' / f'{image_id}.jpg', *labels.shape,
-                    seed=number)
-        write_label(root / 'SegmentationClass' / f'{image_id}.png', labels,
-                    palette=True)
-    (root / 'ImageSets' / 'Segmentation' / f'{split}.txt').write_text(
-        '\n'.join(label_maps) + '\n')
+        write_image(
+            root / 'JPEGImages' / f'{image_id}.jpg',
+            *labels.shape,
+            seed=number)
+        write_label(
+            root / 'SegmentationClass' / f'{image_id}.png',
+            labels,
+            palette=True)
+    (root / 'ImageSets' / 'Segmentation' /
+     f'{split}.txt').write_text('\n'.join(label_maps) + '\n')
 
 
 def cityscapes_paths(root: Path, split: str, city: str, stem: str) -> dict:
@@ -160,9 +173,8 @@ def fake_cityscapes_label_ids(root: Path, split: str, stem: str,
     return paths
 
 
-def fake_cityscapes_polygons(root: Path, split: str, stem: str,
-                             height: int, width: int,
-                             objects: List[dict]) -> dict:
+def fake_cityscapes_polygons(root: Path, split: str, stem: str, height: int,
+                             width: int, objects: List[dict]) -> dict:
     """One image with only its official ``*_gtFine_polygons.json``."""
     paths = cityscapes_paths(root, split, 'bremen', stem)
     write_image(paths['image'], height, width)

@@ -7,8 +7,7 @@ import numpy as np
 LOADING = [dict(type='LoadImageChecked'), dict(type='LoadAnnotations16')]
 
 
-def build(dataset_cls, root: Path, img_path: str, seg_map_path: str,
-          **kwargs):
+def build(dataset_cls, root: Path, img_path: str, seg_map_path: str, **kwargs):
     """``dataset_cls`` over ``root`` with image and label loading only."""
     return dataset_cls(
         data_root=str(root),

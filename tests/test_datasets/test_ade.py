@@ -49,8 +49,13 @@ def ade847_classes():
     classes = np.array([[ADE_WALL, ADE_ID_300, ADE_LAST, 0],
                         [ADE_OTHER, ADE_ID_300, ADE_WALL, ADE_LAST],
                         [0, 0, ADE_ID_300, ADE_WALL]])
-    table = {ADE_WALL: 0, ADE_ID_300: 300, ADE_LAST: 846, 0: IGNORE,
-             ADE_OTHER: IGNORE}
+    table = {
+        ADE_WALL: 0,
+        ADE_ID_300: 300,
+        ADE_LAST: 846,
+        0: IGNORE,
+        ADE_OTHER: IGNORE
+    }
     return classes, np.vectorize(table.get)(classes)
 
 
@@ -58,11 +63,10 @@ def prepare_ade847(tmp_path, converter, *extra_args, **fake_kwargs):
     root = tmp_path / 'ade' / 'ADE20K_2021_17_01'
     root.mkdir(parents=True)
     classes, expected = ade847_classes()
-    fake_ade847(
-        root, {
-            'ADE_val_00000001.jpg': classes,
-            'ADE_train_00000001.jpg': classes[:2]
-        }, **fake_kwargs)
+    fake_ade847(root, {
+        'ADE_val_00000001.jpg': classes,
+        'ADE_train_00000001.jpg': classes[:2]
+    }, **fake_kwargs)
     converter('ade20k_847').main([str(root), *extra_args])
     return root, expected
 
@@ -124,8 +128,8 @@ def test_ade847_missing_segmentation_file(tmp_path, converter,
     fake_ade847(root, {'ADE_val_00000001.jpg': np.array([[ADE_WALL]])})
     seg = next(root.rglob('*_seg.png'))
     seg.unlink()
-    with pytest.raises(preparation_error,
-                       match=f'missing segmentation file {seg}'):
+    with pytest.raises(
+            preparation_error, match=f'missing segmentation file {seg}'):
         converter('ade20k_847').main([str(root)])
 
 
@@ -164,8 +168,30 @@ def test_ade847_class_subset_maps_the_rest_to_65535(tmp_path, converter):
 
 def test_ade847_raw_names_on_request(tmp_path, converter):
     root, _ = prepare_ade847(tmp_path, converter)
-    dataset = build(ADE847Dataset, root, 'images_847/validation',
-                    'annotations_847/validation', class_names='raw')
-    assert dataset.metainfo['classes'] == ADE847Dataset.METAINFO[
-        'raw_classes']
+    dataset = build(
+        ADE847Dataset,
+        root,
+        'images_847/validation',
+        'annotations_847/validation',
+        class_names='raw')
+    assert dataset.metainfo['classes'] == ADE847Dataset.METAINFO['raw_classes']
     assert dataset.label_map is None
+
+
+def test_ade847_refuses_unknown_classes_and_a_foreign_ignore_index(
+        tmp_path, converter):
+    root, _ = prepare_ade847(tmp_path, converter)
+    with pytest.raises(ValueError, match="'spaceship'"):
+        build(
+            ADE847Dataset,
+            root,
+            'images_847/validation',
+            'annotations_847/validation',
+            metainfo=dict(classes=['wall', 'spaceship']))
+    with pytest.raises(ValueError, match='ignore index 65535'):
+        build(
+            ADE847Dataset,
+            root,
+            'images_847/validation',
+            'annotations_847/validation',
+            ignore_index=255)

@@ -1,8 +1,7 @@
 """The class lists: lengths, sources, prompt names the text encoder accepts."""
 import pytest
-from mmseg.datasets import (ADE20KDataset, CityscapesDataset,
-                            COCOStuffDataset, PascalContextDataset59,
-                            PascalVOCDataset)
+from mmseg.datasets import (ADE20KDataset, CityscapesDataset, COCOStuffDataset,
+                            PascalContextDataset59, PascalVOCDataset)
 
 from mrovseg_mmseg.datasets import (ADE150Dataset, ADE847Dataset,
                                     CityscapesOVDataset, COCOStuff171Dataset,
@@ -31,8 +30,9 @@ def test_every_list_has_the_benchmark_length(dataset_cls, length):
     assert len(meta['classes']) == length
     assert len(meta['raw_classes']) == length
     assert len(meta['palette']) == length
-    assert all(len(colour) == 3 and all(0 <= c <= 255 for c in colour)
-               for colour in meta['palette'])
+    assert all(
+        len(colour) == 3 and all(0 <= c <= 255 for c in colour)
+        for colour in meta['palette'])
 
 
 @pytest.mark.parametrize('dataset_cls,length', LENGTHS)
@@ -67,8 +67,8 @@ def test_prompt_names_only_respell_the_raw_names():
     for dataset_cls in (PascalContext459Dataset, PascalContext59Dataset):
         meta = dataset_cls.METAINFO
         for raw, prompt in zip(meta['raw_classes'], meta['classes']):
-            assert raw == prompt.replace(' ', '') or (
-                raw, prompt) == ('fireplace', 'fireplace')
+            assert raw == prompt.replace(
+                ' ', '') or (raw, prompt) == ('fireplace', 'fireplace')
     assert PascalContext459Dataset.METAINFO['classes'][2] == 'air conditioner'
 
 
@@ -76,12 +76,14 @@ def test_ade847_keeps_the_wordnet_synonyms():
     meta = ADE847Dataset.METAINFO
     assert meta['classes'][11] == ('person, individual, someone, somebody, '
                                    'mortal, soul')
-    changed = [(raw, new) for raw, new in zip(meta['raw_classes'],
-                                              meta['classes']) if raw != new]
-    assert changed == [(
-        'central processing unit, cpu, c p u , central processor, processor,'
-        ' mainframe', 'central processing unit, cpu, c p u, central '
-        'processor, processor, mainframe')]
+    changed = [(raw, new)
+               for raw, new in zip(meta['raw_classes'], meta['classes'])
+               if raw != new]
+    assert changed == [
+        ('central processing unit, cpu, c p u , central processor, processor,'
+         ' mainframe', 'central processing unit, cpu, c p u, central '
+         'processor, processor, mainframe')
+    ]
     indices = [index for index, _ in ADE847_CLASSES]
     assert len(set(indices)) == 847
     assert ADE847_CLASSES[0] == (2978, 'wall')  # name_ndx of 'wall'

@@ -35,8 +35,9 @@ def test_converted_labels_load_as_train_ids(tmp_path, converter):
 def test_both_splits(tmp_path, converter):
     root, _ = prepare(tmp_path, converter, splits=('train2017', 'val2017'))
     for split in ('train2017', 'val2017'):
-        assert len(list((root / 'annotations' / split).glob(
-            '*_labelTrainIds.png'))) == 1
+        assert len(
+            list((root / 'annotations' /
+                  split).glob('*_labelTrainIds.png'))) == 1
 
 
 def test_unknown_raw_value_names_file_and_value(tmp_path, converter,
@@ -60,8 +61,8 @@ def test_missing_label_file_is_named(tmp_path, converter, preparation_error):
 
 def test_missing_archive_folder_is_named(tmp_path, converter,
                                          preparation_error):
-    with pytest.raises(preparation_error,
-                       match='images/val2017 .*val2017.zip'):
+    with pytest.raises(
+            preparation_error, match='images/val2017 .*val2017.zip'):
         converter('coco_stuff164k').main(
             [str(tmp_path), '--splits', 'val2017'])
 

@@ -2,7 +2,9 @@
 import numpy as np
 import pytest
 import torch
-from mmseg.datasets.transforms import LoadAnnotations, PackSegInputs
+from mmcv.transforms import RandomFlip
+from mmseg.datasets.transforms import (LoadAnnotations, PackSegInputs,
+                                       RandomCrop)
 from mmseg.models.data_preprocessor import SegDataPreProcessor
 
 from mrovseg_mmseg.datasets.transforms import (LoadAnnotations16,
@@ -50,17 +52,16 @@ def test_reduce_zero_label_with_ignore_255_matches_mmseg(tmp_path):
     path = tmp_path / 'label.png'
     write_label(path, labels)
     ours = load(path, reduce_zero_label=True, num_classes=150)['gt_seg_map']
-    theirs = LoadAnnotations()(
-        dict(seg_map_path=str(path), reduce_zero_label=True,
-             seg_fields=[]))['gt_seg_map']
+    theirs = LoadAnnotations()(dict(
+        seg_map_path=str(path), reduce_zero_label=True,
+        seg_fields=[]))['gt_seg_map']
     assert ours.dtype == np.uint8
     np.testing.assert_array_equal(ours, theirs)
-    np.testing.assert_array_equal(ours, [[255, 0, 149, 255], [1, 255, 255,
-                                                              148]])
+    np.testing.assert_array_equal(ours,
+                                  [[255, 0, 149, 255], [1, 255, 255, 148]])
 
 
-def test_label_map_of_a_class_subset_sends_dropped_classes_to_ignore(
-        tmp_path):
+def test_label_map_of_a_class_subset_sends_dropped_classes_to_ignore(tmp_path):
     path = tmp_path / 'label.tif'
     write_label(path, LABELS_16)
     label_map = {i: 65535 for i in range(847)}
@@ -97,8 +98,9 @@ def test_missing_and_undecodable_label_files(tmp_path):
         load(missing)
     garbage = tmp_path / 'garbage.png'
     garbage.write_bytes(b'not a png')
-    with pytest.raises(ValueError, match=f'cannot decode label map '
-                       f'{garbage}'):
+    with pytest.raises(
+            ValueError, match=f'cannot decode label map '
+            f'{garbage}'):
         load(garbage)
 
 
@@ -118,7 +120,7 @@ def test_load_image_checked_names_bad_images(tmp_path):
     good = tmp_path / 'good.jpg'
     write_image(good, 3, 4)
     assert LoadImageChecked()(dict(img_path=str(good)))['img'].shape == (3, 4,
-                                                                          3)
+                                                                         3)
     with pytest.raises(FileNotFoundError, match=str(tmp_path / 'no.jpg')):
         LoadImageChecked()(dict(img_path=str(tmp_path / 'no.jpg')))
     for name, data in (('garbage.jpg', b'not a jpeg'), ('empty.jpg', b'')):
@@ -131,8 +133,6 @@ def test_load_image_checked_names_bad_images(tmp_path):
 
 def test_16_bit_labels_survive_training_transforms_and_padding(tmp_path):
     """Crop/flip keep class 300; the preprocessor pads with 65535."""
-    from mmcv.transforms import RandomFlip
-    from mmseg.datasets.transforms import RandomCrop
     path = tmp_path / 'label.tif'
     labels = np.full((6, 8), 300, dtype=np.uint16)
     labels[0, 0] = 65535

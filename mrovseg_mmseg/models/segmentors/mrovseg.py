@@ -209,11 +209,13 @@ def score_rows(cls_logits: Tensor, masks: Tensor, out_size: Tuple[int, int],
     Yields:
         (first row, (K, r, W) scores) for consecutive bands of r rows.
     """
-    probs = F.softmax(cls_logits, dim=-1)[0, :, :-1]  # (N, K)
-    for start in range(0, out_size[0], row_chunk):
-        stop = min(start + row_chunk, out_size[0])
-        rows = resize_rows(masks[0], out_size, start, stop)  # (N, r, W)
-        yield start, torch.einsum('nk,nhw->khw', probs, rows.sigmoid())
+    probs_t = F.softmax(cls_logits, dim=-1)[0, :, :-1].t()  # (K, N)
+    height, width = out_size
+    for start in range(0, height, row_chunk):
+        stop = min(start + row_chunk, height)
+        rows = resize_rows(masks[0], out_size, start, stop).sigmoid_()
+        scores = probs_t @ rows.flatten(1)  # (K, N) @ (N, r*W) -> (K, r*W)
+        yield start, scores.view(-1, stop - start, width)
 
 
 def resize_rows(maps: Tensor, out_size: Tuple[int, int], start: int,
@@ -224,21 +226,24 @@ def resize_rows(maps: Tensor, out_size: Tuple[int, int], start: int,
     align_corners=False)[0, :, start:stop]``, without forming the rest.
 
     Returns:
-        (C, stop - start, W).
+        (C, stop - start, W), a new tensor.
     """
     height, width = maps.shape[-2:]
     if (height, width) == tuple(out_size):
-        return maps[:, start:stop]
+        return maps[:, start:stop].clone()
     scale = torch.tensor(float(height)) / out_size[0]  # float32, as torch
     dst = torch.arange(start, stop, dtype=torch.float32)
     src = ((dst + 0.5) * scale - 0.5).clamp(min=0)  # (r, ) source rows
     top = src.long().clamp(max=height - 1)
     bottom = (top + 1).clamp(max=height - 1)
-    weight = (src - top).clamp(0, 1).to(maps.device, maps.dtype)[:, None]
+    weight = (src - top).clamp(0, 1)
     first, last = int(top[0]), int(bottom[-1]) + 1
     # only the source rows this band reads, resized along the width
     band = F.interpolate(maps[:, first:last], size=out_size[1], mode='linear',
                          align_corners=False)  # (C, s, w) -> (C, s, W)
-    top = (top - first).to(maps.device)
-    bottom = (bottom - first).to(maps.device)
-    return band[:, top] * (1 - weight) + band[:, bottom] * weight
+    # (r, s) interpolation weights along the height, two per output row
+    mix = torch.zeros(stop - start, last - first)
+    index = torch.arange(stop - start)
+    mix.index_put_((index, top - first), 1 - weight, accumulate=True)
+    mix.index_put_((index, bottom - first), weight, accumulate=True)
+    return mix.to(maps) @ band  # (r, s) @ (C, s, W) -> (C, r, W)
