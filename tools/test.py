@@ -29,6 +29,11 @@ def parse_args():
     parser.add_argument('--wait-time', type=float, default=2,
                         help='seconds each overlay is displayed with --show')
     parser.add_argument(
+        '--non-strict',
+        action='store_true',
+        help='load a checkpoint whose keys or shapes do not all match the '
+        'model (the mismatches are logged); by default they are an error')
+    parser.add_argument(
         '--cfg-options',
         nargs='+',
         action=DictAction,
@@ -60,6 +65,18 @@ def enable_visualization(cfg: Config, args) -> None:
         cfg.visualizer.vis_backends = [dict(type='LocalVisBackend')]
 
 
+def require_strict_loading(cfg: Config, strict: bool) -> None:
+    """Make sure StrictLoadHook checks the checkpoint (see its module)."""
+    hooks = list(cfg.get('custom_hooks') or [])
+    found = [hook for hook in hooks if hook.get('type') == 'StrictLoadHook']
+    if not found:
+        found = [dict(type='StrictLoadHook')]
+        hooks.extend(found)
+    for hook in found:
+        hook['strict'] = strict
+    cfg.custom_hooks = hooks
+
+
 def main():
     args = parse_args()
     if not osp.isfile(args.checkpoint):
@@ -74,6 +91,7 @@ def main():
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
     cfg.load_from = args.checkpoint
+    require_strict_loading(cfg, strict=not args.non_strict)
     if args.show or args.show_dir:
         enable_visualization(cfg, args)
     if args.out:

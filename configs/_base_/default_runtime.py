@@ -15,6 +15,13 @@ load_from = None
 resume = False
 # The vocabulary of the model follows the datasets: training uses the
 # training set's classes, validation/testing their own. Checkpoints are kept
-# loadable with torch.load(weights_only=True).
-custom_hooks = [dict(type='VocabularyHook'), dict(type='SafeCheckpointHook')]
+# loadable with torch.load(weights_only=True) and carry torch's generator
+# states, so a resumed run continues bit for bit; load_from must be a safe
+# file whose keys and shapes match the model exactly.
+custom_hooks = [
+    dict(type='VocabularyHook'),
+    dict(type='SafeCheckpointHook'),
+    dict(type='RNGStateHook'),
+    dict(type='StrictLoadHook', strict=True),
+]
 tta_model = None

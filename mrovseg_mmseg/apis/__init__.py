@@ -1,5 +1,4 @@
-from .image_io import (FailedInput, ImageLoadError, collect_inputs,
-                       load_image)
+from .image_io import (FailedInput, ImageLoadError, collect_inputs, load_image)
 from .inferencer import (BatchInferenceError, ClassFound, OVSegInferencer,
                          OVSegResult)
 

@@ -41,7 +41,7 @@ class FailedInput:
     error: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ArrayInput:
     """An in-memory image and the name it is reported under."""
     source: str
@@ -62,21 +62,28 @@ def collect_inputs(
             this function are passed through.
 
     Returns:
-        File paths, :class:`ArrayInput` (named ``'<array i>'``) and
-        :class:`FailedInput` for paths that do not exist, folders that cannot
-        be listed or hold no image, and patterns that match nothing.
+        File paths (each once, however often named), :class:`ArrayInput`
+        (named ``'<array i>'``) and :class:`FailedInput` for paths that do
+        not exist, folders that cannot be listed or hold no image, and
+        patterns that match nothing.
     """
-    if isinstance(inputs, (str, os.PathLike, np.ndarray, ArrayInput,
-                           FailedInput)):
+    if isinstance(inputs,
+                  (str, os.PathLike, np.ndarray, ArrayInput, FailedInput)):
         inputs = [inputs]
     items: List[InputItem] = []
+    seen = set()
     for index, item in enumerate(inputs):
         if isinstance(item, (ArrayInput, FailedInput)):
             items.append(item)
         elif isinstance(item, np.ndarray):
             items.append(ArrayInput(f'<array {index}>', item))
         elif isinstance(item, (str, os.PathLike)):
-            items.extend(_expand_path(os.fspath(item)))
+            for path in _expand_path(os.fspath(item)):
+                key = path if isinstance(path, FailedInput) else (
+                    os.path.normcase(os.path.abspath(path)))
+                if key not in seen:
+                    seen.add(key)
+                    items.append(path)
         else:
             items.append(
                 FailedInput(
@@ -103,12 +110,13 @@ def _list_folder(folder: str) -> List[InputItem]:
     try:
         with os.scandir(folder) as entries:
             names = sorted(entry.name for entry in entries
-                           if entry.is_file() and os.path.splitext(
-                               entry.name)[1].lower() in IMAGE_EXTENSIONS)
+                           if entry.is_file() and os.path.splitext(entry.name)
+                           [1].lower() in IMAGE_EXTENSIONS)
     except OSError as err:
         return [
-            FailedInput(folder,
-                        f'cannot read folder {folder!r}: {err.strerror or err}')
+            FailedInput(
+                folder,
+                f'cannot read folder {folder!r}: {err.strerror or err}')
         ]
     if not names:
         return [
@@ -130,7 +138,8 @@ def load_image(item: Union[str, ArrayInput]) -> np.ndarray:
     try:
         with Image.open(item) as image:
             image.load()
-            return _pil_to_rgb(ImageOps.exif_transpose(image), item)
+            ImageOps.exif_transpose(image, in_place=True)
+            return _pil_to_rgb(image, item)
     except ImageLoadError:
         raise
     except FileNotFoundError as err:
@@ -151,12 +160,15 @@ def load_image(item: Union[str, ArrayInput]) -> np.ndarray:
 
 def _pil_to_rgb(image: Image.Image, source: str) -> np.ndarray:
     if image.mode.startswith('I') or image.mode == 'F':
-        return array_to_rgb(np.asarray(image), source,
-                            sixteen_bit=image.mode.startswith('I'))
-    return np.asarray(image.convert('RGB'))
+        return array_to_rgb(
+            np.asarray(image), source, sixteen_bit=image.mode.startswith('I'))
+    if image.mode != 'RGB':
+        image = image.convert('RGB')
+    return np.asarray(image)  # (H, W, 3) uint8
 
 
-def array_to_rgb(array: np.ndarray, source: str,
+def array_to_rgb(array: np.ndarray,
+                 source: str,
                  sixteen_bit: bool = False) -> np.ndarray:
     """(H, W), (H, W, 1), (H, W, 3) or (H, W, 4) array -> (H, W, 3) uint8.
 
@@ -177,9 +189,8 @@ def array_to_rgb(array: np.ndarray, source: str,
         raise ImageLoadError(f'{source}: empty image of shape {array.shape}')
     if array.dtype == np.uint8:
         rgb = array
-    elif array.dtype == np.uint16 or (sixteen_bit
-                                      and np.issubdtype(array.dtype,
-                                                        np.integer)):
+    elif array.dtype == np.uint16 or (sixteen_bit and np.issubdtype(
+            array.dtype, np.integer)):
         rgb = np.clip(np.rint(array / 257.0), 0, 255).astype(np.uint8)
     elif np.issubdtype(array.dtype, np.integer) or array.dtype == bool:
         if array.size and (array.min() < 0 or array.max() > 255):

@@ -1,6 +1,6 @@
 """Open-vocabulary inference on the user's images with the user's words.
 
-    inferencer = OVSegInferencer('configs/mrovseg_tiny_shapes64.py', 'ckpt.pth')
+    inferencer = OVSegInferencer('configs/mrovseg_tiny_shapes64.py', 'a.pth')
     inferencer.set_vocabulary(['sky', 'tree', 'sofa, couch'])
     result = inferencer('photo.jpg')[0]  # result.label_map, result.areas
 
@@ -116,13 +116,14 @@ class CheckpointReport:
     def describe(self) -> str:
         parts = []
         for keys, what in ((self.missing_keys, 'missing keys, left as '
-                            'initialized'),
-                           (self.unexpected_keys, 'unexpected keys, ignored')):
+                            'initialized'), (self.unexpected_keys,
+                                             'unexpected keys, ignored')):
             if keys:
-                shown = ', '.join(keys[:10]) + (' ...' if len(keys) > 10 else '')
+                shown = ', '.join(
+                    keys[:10]) + (' ...' if len(keys) > 10 else '')
                 parts.append(f'{len(keys)} {what}: {shown}')
         return f'checkpoint {self.path!r}: ' + ('; '.join(parts) or 'all '
-                                                 'keys matched')
+                                                'keys matched')
 
 
 class OVSegInferencer:
@@ -178,8 +179,8 @@ class OVSegInferencer:
         self.pixels_per_chunk = pixels_per_chunk
         cfg = _load_config(config, cfg_options)
         init_default_scope(cfg.get('default_scope', 'mmseg'))
-        state, meta = ({}, {}) if checkpoint is None else read_checkpoint(
-            checkpoint)
+        state, meta = (
+            {}, {}) if checkpoint is None else read_checkpoint(checkpoint)
         for part in ('backbone', 'text_encoder'):
             if any(key.startswith(part + '.') for key in state):
                 cfg.model[part]['pretrained'] = None
@@ -275,7 +276,9 @@ class OVSegInferencer:
             source = item if isinstance(item, str) else item.source
             try:
                 outcome = self.predict_image(
-                    load_image(item), source, return_probs=return_probs,
+                    load_image(item),
+                    source,
+                    return_probs=return_probs,
                     keep_image=keep_image)
             except Exception as err:  # report, go on with the next image
                 outcome = FailedInput(source, _describe(err))
@@ -287,17 +290,29 @@ class OVSegInferencer:
                       *,
                       return_probs: bool = False,
                       keep_image: bool = False) -> OVSegResult:
-        """Segment one (H, W[, C]) RGB image (any size)."""
+        """Segment one image of any size.
+
+        Args:
+            image: (H, W) or (H, W, C) RGB(A) array, see
+                :func:`~mrovseg_mmseg.apis.image_io.array_to_rgb`.
+            source: the name the result is reported under.
+            return_probs: also fill ``prob_maps``.
+            keep_image: also return the (H, W, 3) uint8 RGB image.
+        """
         self._check_vocabulary()
         rgb = array_to_rgb(image, source)
         height, width = rgb.shape[:2]
         packed = self.pipeline(
-            dict(img=np.ascontiguousarray(rgb[..., ::-1]), img_path=source,
-                 img_shape=(height, width), ori_shape=(height, width)))
+            dict(
+                img=np.ascontiguousarray(rgb[..., ::-1]),
+                img_path=source,
+                img_shape=(height, width),
+                ori_shape=(height, width)))
         with torch.no_grad():
             data = self.model.data_preprocessor(
-                dict(inputs=[packed['inputs']],
-                     data_samples=[packed['data_samples']]), False)
+                dict(
+                    inputs=[packed['inputs']],
+                    data_samples=[packed['data_samples']]), False)
             del packed
             with self._autocast():
                 cls_logits, mask_logits = self.model(
@@ -305,12 +320,16 @@ class OVSegInferencer:
             masks = self.model.restore_masks(
                 mask_logits.float(), data['inputs'].shape[-2:],
                 data['data_samples'][0].metainfo)  # (1, N, h, w)
-            label_map, found, prob_maps = self._score(
-                cls_logits.float(), masks, (height, width), return_probs)
-        return OVSegResult(source=source, label_map=label_map,
-                           classes=self.classes, found=found,
-                           prob_maps=prob_maps,
-                           image=rgb if keep_image else None)
+            label_map, found, prob_maps = self._score(cls_logits.float(),
+                                                      masks, (height, width),
+                                                      return_probs)
+        return OVSegResult(
+            source=source,
+            label_map=label_map,
+            classes=self.classes,
+            found=found,
+            prob_maps=prob_maps,
+            image=rgb if keep_image else None)
 
     def _score(self, cls_logits: Tensor, masks: Tensor,
                out_size: Tuple[int, int], return_probs: bool):
@@ -324,8 +343,9 @@ class OVSegInferencer:
         height, width = out_size
         num_classes = len(self.classes)
         label_map = np.empty(out_size, label_dtype(num_classes))
-        prob_maps = (np.empty((num_classes, height, width), np.uint8)
-                     if return_probs else None)
+        prob_maps = (
+            np.empty((num_classes, height,
+                      width), np.uint8) if return_probs else None)
         counts = torch.zeros(num_classes, dtype=torch.float64)
         prob_sums = torch.zeros(num_classes, dtype=torch.float64)
         rows = max(1, self.pixels_per_chunk // width)
@@ -335,8 +355,8 @@ class OVSegInferencer:
             totals = scores.sum(dim=0).clamp_min(1e-12)  # (P, )
             best, labels = scores.max(dim=0)  # (P, )
             labels = labels.cpu()
-            counts.index_add_(0, labels, torch.ones(labels.shape,
-                                                    dtype=torch.float64))
+            counts.index_add_(0, labels,
+                              torch.ones(labels.shape, dtype=torch.float64))
             prob_sums.index_add_(0, labels, best.div_(totals).cpu().double())
             label_map[start:stop] = labels.view(stop - start, width).numpy()
             if prob_maps is not None:
@@ -345,8 +365,9 @@ class OVSegInferencer:
                     -1, stop - start, width).cpu().numpy()
         total = float(height * width)
         found = [
-            ClassFound(index, self.classes[index], float(counts[index]) /
-                       total, float(prob_sums[index] / counts[index]))
+            ClassFound(index, self.classes[index],
+                       float(counts[index]) / total,
+                       float(prob_sums[index] / counts[index]))
             for index in counts.nonzero().flatten().tolist()
         ]
         found.sort(key=lambda item: (-item.area, item.index))
@@ -373,10 +394,12 @@ class OVSegInferencer:
             raise ValueError(f'checkpoint {path!r} does not fit the model of '
                              f'the config: {err}') from err
         # CLIP parts absent from the checkpoint keep the config's weights
-        absent = tuple(part for part in ('backbone.', 'text_encoder.')
-                       if not any(key.startswith(part) for key in state))
-        missing = tuple(key for key in incompatible.missing_keys
-                        if not key.startswith(absent))
+        absent = tuple(
+            part for part in ('backbone.', 'text_encoder.')
+            if not any(key.startswith(part) for key in state))
+        missing = tuple(
+            key for key in incompatible.missing_keys
+            if not key.startswith(absent))
         report = CheckpointReport(path, missing,
                                   tuple(incompatible.unexpected_keys))
         if report.missing_keys or report.unexpected_keys:
@@ -422,9 +445,10 @@ def read_checkpoint(path: str) -> Tuple[Dict[str, Tensor], dict]:
         raise ValueError(f'checkpoint {path!r} holds a '
                          f'{type(checkpoint).__name__}, not a dict')
     state = checkpoint.get('state_dict', checkpoint)
-    state = {(key[len('module.'):] if key.startswith('module.') else key):
-             value
-             for key, value in state.items() if isinstance(value, Tensor)}
+    state = {
+        (key[len('module.'):] if key.startswith('module.') else key): value
+        for key, value in state.items() if isinstance(value, Tensor)
+    }
     if not state:
         raise ValueError(f'checkpoint {path!r} holds no tensors')
     meta = checkpoint.get('meta')
@@ -458,12 +482,16 @@ def _build_pipeline(cfg: Config, base_size: int,
         'dataset', {}).get('pipeline')
     if not steps:
         steps = [
-            dict(type='Resize', scale=(4 * base_size, base_size),
-                 keep_ratio=True),
+            dict(
+                type='Resize',
+                scale=(4 * base_size, base_size),
+                keep_ratio=True),
             dict(type='PackSegInputs')
         ]
-    steps = [copy.deepcopy(dict(step)) for step in steps
-             if not str(step['type']).startswith('Load')]
+    steps = [
+        copy.deepcopy(dict(step)) for step in steps
+        if not str(step['type']).startswith('Load')
+    ]
     if scale is not None:
         resizes = [step for step in steps if step['type'] == 'Resize']
         if not resizes:

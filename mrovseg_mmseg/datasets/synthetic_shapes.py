@@ -140,3 +140,13 @@ class SyntheticShapesDataset(BaseSegDataset):
         kwargs.setdefault('seg_map_suffix', '.png')
         kwargs.setdefault('reduce_zero_label', False)
         super().__init__(**kwargs)
+
+    def load_data_list(self) -> list:
+        """mmseg's file list; an empty image folder is an error naming it."""
+        data_list = super().load_data_list()
+        if not data_list:
+            raise FileNotFoundError(
+                f'{type(self).__name__}: no image ending in '
+                f'{self.img_suffix!r} under {self.data_prefix.get("img_path")}'
+                f'; delete {self.data_root} to have it generated again')
+        return data_list

@@ -12,6 +12,7 @@ ignore_index = 65535
 train_pipeline = [
     dict(type='LoadImageChecked'),
     dict(type='LoadAnnotations16'),
+    dict(type='CheckLabels'),
     dict(
         type='RandomResize',
         scale=(2560, 640),
@@ -32,6 +33,7 @@ test_pipeline = [
     dict(type='LoadImageChecked'),
     dict(type='Resize', scale=(2560, 640), keep_ratio=True),
     dict(type='LoadAnnotations16'),
+    dict(type='CheckLabels'),
     dict(type='PackSegInputs'),
 ]
 train_dataloader = dict(

@@ -5,6 +5,7 @@ crop_size = (64, 64)
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),
+    dict(type='CheckLabels', num_classes=6),
     dict(
         type='RandomResize',
         scale=(64, 64),
@@ -18,6 +19,7 @@ test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=(64, 64), keep_ratio=True),
     dict(type='LoadAnnotations'),
+    dict(type='CheckLabels', num_classes=6),
     dict(type='PackSegInputs'),
 ]
 train_dataloader = dict(

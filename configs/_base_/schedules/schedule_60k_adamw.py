@@ -29,7 +29,11 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
+    # crash-safe: a killed job never leaves a partial checkpoint behind
     checkpoint=dict(
-        type='CheckpointHook', by_epoch=False, interval=5000, max_keep_ckpts=3),
+        type='AtomicCheckpointHook',
+        by_epoch=False,
+        interval=5000,
+        max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='SegVisualizationHook'))

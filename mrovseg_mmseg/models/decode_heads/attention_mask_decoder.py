@@ -7,7 +7,13 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 from ..utils.multi_res_features import MultiResLayout
-from .hierarchical_mask_decoder import pixel_mlp
+
+
+def conv_mlp(in_channels: int, channels: int) -> nn.Sequential:
+    """Per-pixel two-layer MLP as 1x1 convolutions on (B, C, H, W) maps."""
+    return nn.Sequential(
+        nn.Conv2d(in_channels, channels, 1), nn.GELU(),
+        nn.Conv2d(channels, channels, 1))
 
 
 class AttentionMaskDecoder(BaseModule):
@@ -40,8 +46,8 @@ class AttentionMaskDecoder(BaseModule):
         self.decoupled = decoupled
         self.query_proj = (nn.Identity() if attn_dims == embed_dims else
                            nn.Linear(embed_dims, attn_dims))
-        self.local_mlp = pixel_mlp(embed_dims, attn_dims)
-        self.global_mlp = pixel_mlp(embed_dims, attn_dims) if decoupled \
+        self.local_mlp = conv_mlp(embed_dims, attn_dims)
+        self.global_mlp = conv_mlp(embed_dims, attn_dims) if decoupled \
             else None
 
     def _bias(self, queries: Tensor, attn_feats: Tensor) -> Tensor:

@@ -1,5 +1,4 @@
 """Hierarchical mask decoding, MROVSeg Sec. 3.5, Eq. 4-5."""
-import math
 from typing import Dict, Optional, Sequence
 
 import torch
@@ -10,19 +9,34 @@ from torch import Tensor
 
 
 def pixel_mlp(in_channels: int, channels: int) -> nn.Sequential:
-    """Per-pixel two-layer MLP as 1x1 convolutions."""
+    """Per-pixel two-layer MLP on channels-last maps (B, H, W, C)."""
     return nn.Sequential(
-        nn.Conv2d(in_channels, channels, 1), nn.GELU(),
-        nn.Conv2d(channels, channels, 1))
+        nn.Linear(in_channels, channels), nn.GELU(),
+        nn.Linear(channels, channels))
 
 
-class UpsampleBlock(nn.Sequential):
-    """2x transposed convolution, GroupNorm, GELU."""
+class UpsampleBlock(nn.Module):
+    """2x transposed convolution (kernel 2, stride 2), LayerNorm, GELU.
+
+    The transposed convolution maps every input pixel to its 2x2 output
+    pixels independently, so it is computed as one matrix product on
+    channels-last maps followed by a pixel shuffle.
+    """
 
     def __init__(self, in_channels: int, channels: int):
-        super().__init__(
-            nn.ConvTranspose2d(in_channels, channels, 2, stride=2),
-            nn.GroupNorm(math.gcd(32, channels), channels), nn.GELU())
+        super().__init__()
+        self.proj = nn.Linear(in_channels, 4 * channels)
+        self.norm = nn.LayerNorm(channels)
+        self.act = nn.GELU()
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(B, H, W, C) -> (B, 2H, 2W, C')."""
+        batch, height, width, _ = x.shape
+        # (B, H, W, 4C') -> (B, H, W, 2, 2, C') -> (B, H, 2, W, 2, C')
+        x = self.proj(x).view(batch, height, width, 2, 2, -1)
+        x = x.permute(0, 1, 3, 2, 4, 5).reshape(batch, 2 * height, 2 * width,
+                                                 -1)
+        return self.act(self.norm(x))
 
 
 class HierarchicalMaskDecoder(BaseModule):
@@ -82,8 +96,7 @@ class HierarchicalMaskDecoder(BaseModule):
             return
         widths = [embed_dims] + list(stage_channels)
         self.laterals = nn.ModuleList(
-            nn.Conv2d(embed_dims, widths[stage], 1)
-            for stage in range(1, joins))
+            nn.Linear(embed_dims, widths[stage]) for stage in range(1, joins))
         self.upsamples = nn.ModuleList()
         for stage in range(2):
             in_channels = widths[stage] * (2 if stage < joins else 1)
@@ -94,34 +107,38 @@ class HierarchicalMaskDecoder(BaseModule):
 
     def _fused(self, fused_maps: Dict[int, Tensor], stage: int,
                size) -> Tensor:
+        """Fused map of a stage, channels-last at ``size``: (B, h, w, C)."""
         layer = self.decoder_layers[stage]
         if layer not in fused_maps:
             raise ValueError(
                 f'decoder_layers uses CLIP layer {layer}, which the adapter '
                 f'does not fuse (its fusion_layers are {tuple(fused_maps)}).')
-        fused = fused_maps[layer]
+        fused = fused_maps[layer].permute(0, 2, 3, 1)  # (B, C, h, w) -> NHWC
         if stage > 0:
             fused = self.laterals[stage - 1](fused)
-        if fused.shape[-2:] != tuple(size):
-            fused = F.interpolate(fused, size=size, mode='bilinear',
-                                  align_corners=False)
+        if fused.shape[1:3] != tuple(size):
+            # NHWC -> NCHW view (channels-last strides) -> resize -> NHWC
+            fused = F.interpolate(
+                fused.permute(0, 3, 1, 2), size=tuple(size), mode='bilinear',
+                align_corners=False).permute(0, 2, 3, 1)
         return fused
 
     def pixel_features(self, visual: Tensor,
                        fused_maps: Dict[int, Tensor]) -> Tensor:
-        """H_pix: (B, D, 4H', 4W') hierarchical, else (B, D, H', W')."""
-        x = visual
+        """H_pix, channels-last: (B, 4H', 4W', D) hierarchical, else
+        (B, H', W', D)."""
+        x = visual.permute(0, 2, 3, 1)  # (B, D, H', W') -> (B, H', W', D)
         if self.hierarchical:
             for stage in range(3):
                 if stage < len(self.decoder_layers):
-                    fused = self._fused(fused_maps, stage, x.shape[-2:])
-                    x = torch.cat([x, fused.to(x.dtype)], dim=1)
+                    fused = self._fused(fused_maps, stage, x.shape[1:3])
+                    x = torch.cat([x, fused.to(x.dtype)], dim=-1)
                 if stage < 2:
                     x = self.upsamples[stage](x)
         return self.pixel_mlp(x)
 
     def forward(self, visual: Tensor, fused_maps: Dict[int, Tensor],
                 queries: Tensor) -> Tensor:
-        """Mask logits (B, N, H'', W'') from H (B, D, H', W') and Q_f (B, N, D)."""
+        """Mask logits (B, N, H'', W'') from H (B, D, H', W'), Q_f (B, N, D)."""
         pixels = self.pixel_features(visual, fused_maps)
-        return torch.einsum('bnc,bchw->bnhw', queries, pixels)
+        return torch.einsum('bnc,bhwc->bnhw', queries, pixels)

@@ -119,6 +119,7 @@ class MROVSegHead(BaseModule):
         self.oversample_ratio = oversample_ratio
         self.importance_sample_ratio = importance_sample_ratio
         self._loss_cls_by_k: Dict[int, nn.Module] = {}
+        self._matcher_by_k: Dict[int, MatchMasks] = {}
 
     # --------------------------------------------------------------- forward
     def forward_stage(self, stage: AdapterStage, adapter: AdapterOutput,
@@ -187,10 +188,11 @@ class MROVSegHead(BaseModule):
                      gt_instances: List[InstanceData]) -> Dict[str, Tensor]:
         cls_logits, mask_logits = output.cls_logits, output.mask_logits
         num_classes = cls_logits.shape[-1] - 1
-        matcher = MatchMasks(num_points=self.num_points,
-                             num_queries=self.num_queries,
-                             num_classes=num_classes,
-                             assigner=self.assigner_cfg)
+        if num_classes not in self._matcher_by_k:
+            self._matcher_by_k[num_classes] = MatchMasks(
+                num_points=self.num_points, num_queries=self.num_queries,
+                num_classes=num_classes, assigner=self.assigner_cfg)
+        matcher = self._matcher_by_k[num_classes]
         labels, mask_targets, mask_weights, avg_factor = matcher.get_targets(
             cls_logits, mask_logits, gt_instances)
         loss_cls = self._loss_cls(num_classes).to(cls_logits.device)

@@ -54,6 +54,11 @@ class MROVSeg(BaseSegmentor):
         self.text_encoder = MODELS.build(text_encoder)
         self.neck = MODELS.build(neck)
         self.decode_head = MODELS.build(decode_head)
+        if self.neck.num_queries != self.decode_head.num_queries:
+            raise ValueError(
+                f'neck.num_queries={self.neck.num_queries} and '
+                f'decode_head.num_queries={self.decode_head.num_queries} must '
+                'be equal: the head predicts one mask per adapter query.')
         self.train_cfg = train_cfg or {}
         self.test_cfg = test_cfg or {}
         self._vocabulary: Dict[str, Optional[List[str]]] = dict(train=None,
@@ -211,26 +216,38 @@ def score_rows(cls_logits: Tensor, masks: Tensor, out_size: Tuple[int, int],
     """
     probs_t = F.softmax(cls_logits, dim=-1)[0, :, :-1].t()  # (K, N)
     height, width = out_size
+    # one buffer for the resized masks of every band
+    buffer = masks.new_empty(masks.shape[1] * min(row_chunk, height) * width)
     for start in range(0, height, row_chunk):
         stop = min(start + row_chunk, height)
-        rows = resize_rows(masks[0], out_size, start, stop).sigmoid_()
+        rows = buffer[:masks.shape[1] * (stop - start) * width].view(
+            masks.shape[1], stop - start, width)  # (N, r, W)
+        resize_rows(masks[0], out_size, start, stop, out=rows).sigmoid_()
         scores = probs_t @ rows.flatten(1)  # (K, N) @ (N, r*W) -> (K, r*W)
         yield start, scores.view(-1, stop - start, width)
 
 
-def resize_rows(maps: Tensor, out_size: Tuple[int, int], start: int,
-                stop: int) -> Tensor:
+def resize_rows(maps: Tensor,
+                out_size: Tuple[int, int],
+                start: int,
+                stop: int,
+                out: Optional[Tensor] = None) -> Tensor:
     """Rows [start, stop) of a bilinear resize of (C, h, w) maps to out_size.
 
     Same sampling as ``F.interpolate(maps[None], out_size, mode='bilinear',
     align_corners=False)[0, :, start:stop]``, without forming the rest.
 
+    Args:
+        out: optional (C, stop - start, W) tensor to write the rows into.
+
     Returns:
-        (C, stop - start, W), a new tensor.
+        (C, stop - start, W): ``out``, or a new tensor.
     """
+    if out is None:
+        out = maps.new_empty(maps.shape[0], stop - start, out_size[1])
     height, width = maps.shape[-2:]
     if (height, width) == tuple(out_size):
-        return maps[:, start:stop].clone()
+        return out.copy_(maps[:, start:stop])
     scale = torch.tensor(float(height)) / out_size[0]  # float32, as torch
     dst = torch.arange(start, stop, dtype=torch.float32)
     src = ((dst + 0.5) * scale - 0.5).clamp(min=0)  # (r, ) source rows
@@ -241,9 +258,13 @@ def resize_rows(maps: Tensor, out_size: Tuple[int, int], start: int,
     # only the source rows this band reads, resized along the width
     band = F.interpolate(maps[:, first:last], size=out_size[1], mode='linear',
                          align_corners=False)  # (C, s, w) -> (C, s, W)
-    # (r, s) interpolation weights along the height, two per output row
-    mix = torch.zeros(stop - start, last - first)
-    index = torch.arange(stop - start)
-    mix.index_put_((index, top - first), 1 - weight, accumulate=True)
-    mix.index_put_((index, bottom - first), weight, accumulate=True)
-    return mix.to(maps) @ band  # (r, s) @ (C, s, W) -> (C, r, W)
+    # runs of output rows that read the same two source rows: one lerp each
+    tops, lengths = torch.unique_consecutive(top, return_counts=True)
+    row = 0
+    for source, length in zip(tops.tolist(), lengths.tolist()):
+        pair = band[:, [source - first, int(bottom[row]) - first]]  # (C, 2, W)
+        torch.lerp(pair[:, :1], pair[:, 1:],
+                   weight[row:row + length, None].to(band),
+                   out=out[:, row:row + length])
+        row += length
+    return out  # (C, r, W)
