@@ -10,6 +10,8 @@ import os.path as osp
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
+from mrovseg_mmseg.utils.distributed import init_cpu_distributed
+
 
 def parse_args():
     parser = argparse.ArgumentParser(
@@ -99,6 +101,7 @@ def main():
             cfg.test_evaluator, dict) else list(cfg.test_evaluator)
         cfg.test_evaluator.append(
             dict(type='LabelMapWriter', out_dir=args.out))
+    init_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg)
     runner.test()
 

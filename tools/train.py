@@ -12,6 +12,8 @@ from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
+from mrovseg_mmseg.utils.distributed import init_cpu_distributed
+
 AMP_WRAPPER = 'MixedPrecisionOptimWrapper'
 
 
@@ -79,6 +81,7 @@ def main():
         cfg.resume = True
         cfg.load_from = args.resume
 
+    init_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg)
     runner.train()
 

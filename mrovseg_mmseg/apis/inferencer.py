@@ -343,9 +343,9 @@ class OVSegInferencer:
         height, width = out_size
         num_classes = len(self.classes)
         label_map = np.empty(out_size, label_dtype(num_classes))
-        prob_maps = (
-            np.empty((num_classes, height,
-                      width), np.uint8) if return_probs else None)
+        prob_maps = None
+        if return_probs:
+            prob_maps = np.empty((num_classes, height, width), np.uint8)
         counts = torch.zeros(num_classes, dtype=torch.float64)
         prob_sums = torch.zeros(num_classes, dtype=torch.float64)
         rows = max(1, self.pixels_per_chunk // width)

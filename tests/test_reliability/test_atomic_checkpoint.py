@@ -16,10 +16,14 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 def killed_run(work_dir: str, hook: str, point: str) -> None:
     """Run kill_during_save; check that it really died by SIGKILL."""
-    result = subprocess.run(
-        [sys.executable, '-m', 'tests.test_reliability.kill_during_save',
-         work_dir, hook, point],
-        cwd=REPO, capture_output=True, text=True, timeout=300)
+    result = subprocess.run([
+        sys.executable, '-m', 'tests.test_reliability.kill_during_save',
+        work_dir, hook, point
+    ],
+                            cwd=REPO,
+                            capture_output=True,
+                            text=True,
+                            timeout=300)
     assert result.returncode == -signal.SIGKILL, result.stderr[-3000:]
 
 
@@ -41,8 +45,8 @@ def test_kill_during_save_leaves_a_resumable_checkpoint(
         checkpoint = torch.load(name, weights_only=True)
         assert name.endswith(f'iter_{checkpoint["meta"]["iter"]}.pth')
 
-    runner = build_toy_runner(work_dir, interval=2, max_keep_ckpts=1,
-                              resume=True)
+    runner = build_toy_runner(
+        work_dir, interval=2, max_keep_ckpts=1, resume=True)
     runner.train()
     assert runner.iter == 6
     assert last_checkpoint(work_dir) == osp.join(work_dir, 'iter_6.pth')

@@ -1,15 +1,21 @@
-"""Command lines that train the tiny config with ``tools/train.py``."""
+"""The tiny config for training runs: tools/train.py commands, in-process."""
 import os
 import os.path as osp
 import sys
 from typing import Dict, List
 
+from mmengine.config import Config
+
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO, 'configs', 'mrovseg_tiny_shapes64.py')
 
 
-def train_command(work_dir: str, data_root: str, *, max_iters: int,
-                  interval: int, extra: List[str] = ()) -> List[str]:
+def train_command(work_dir: str,
+                  data_root: str,
+                  *,
+                  max_iters: int,
+                  interval: int,
+                  extra: List[str] = ()) -> List[str]:
     """Deterministic single-process training on a small synthetic set."""
     options = [
         f'train_cfg.max_iters={max_iters}',
@@ -28,8 +34,7 @@ def train_command(work_dir: str, data_root: str, *, max_iters: int,
         'val_dataloader.persistent_workers=False',
     ] + [
         f'{loader}.dataset.data_root={data_root}'
-        for loader in ('train_dataloader', 'val_dataloader',
-                       'test_dataloader')
+        for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')
     ]
     return [
         sys.executable,
@@ -44,3 +49,22 @@ def train_env() -> Dict[str, str]:
     env = dict(os.environ)
     env.update(OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
     return env
+
+
+def tiny_config(work_dir: str,
+                data_root: str,
+                *,
+                max_iters: int = 2) -> Config:
+    """The tiny config for an in-process Runner: no workers, no validation."""
+    cfg = Config.fromfile(CONFIG)
+    cfg.work_dir = work_dir
+    for loader in (cfg.train_dataloader, cfg.val_dataloader,
+                   cfg.test_dataloader):
+        loader.dataset.data_root = data_root
+        loader.num_workers = 0
+        loader.persistent_workers = False
+    cfg.train_cfg.max_iters = max_iters
+    cfg.param_scheduler[0].end = max_iters
+    cfg.default_hooks.checkpoint.interval = max_iters
+    cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    return cfg

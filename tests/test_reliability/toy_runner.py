@@ -26,8 +26,8 @@ class ToyDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict:
         jitter = np.random.uniform(-0.1, 0.1, 2).astype(np.float32)
-        point = torch.tensor([index, index + 1.0]) / 10 + torch.from_numpy(
-            jitter)
+        point = torch.tensor([index, index + 1.0
+                              ]) / 10 + torch.from_numpy(jitter)
         return dict(inputs=point, data_samples=torch.tensor(index / 10.0))
 
 

@@ -3,8 +3,10 @@ from .vocabulary_hook import VocabularyHook
 from .rng_state_hook import RNGStateHook
 from .atomic_checkpoint_hook import AtomicCheckpointHook
 from .strict_load_hook import CheckpointMismatchError, StrictLoadHook
+from .memory_usage_hook import MemoryUsageHook
 
 __all__ = [
     'SafeCheckpointHook', 'VocabularyHook', 'RNGStateHook',
-    'AtomicCheckpointHook', 'StrictLoadHook', 'CheckpointMismatchError'
+    'AtomicCheckpointHook', 'StrictLoadHook', 'CheckpointMismatchError',
+    'MemoryUsageHook'
 ]

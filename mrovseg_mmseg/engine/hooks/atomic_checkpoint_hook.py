@@ -75,8 +75,8 @@ class AtomicCheckpointHook(CheckpointHook):
     def before_train(self, runner) -> None:
         super().before_train(runner)
         if self._is_local() and is_main_process():
-            for stale in glob.glob(osp.join(self.out_dir,
-                                            STAGING_PREFIX + '*')):
+            for stale in glob.glob(
+                    osp.join(self.out_dir, STAGING_PREFIX + '*')):
                 os.remove(stale)
 
     def _is_local(self) -> bool:

@@ -43,8 +43,9 @@ class RNGStateHook(Hook):
         self._pending_iter: Optional[int] = None
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        cuda = (list(torch.cuda.get_rng_state_all())
-                if torch.cuda.is_available() else [])
+        cuda = (
+            list(torch.cuda.get_rng_state_all())
+            if torch.cuda.is_available() else [])
         checkpoint[RNG_KEY] = dict(torch=torch.get_rng_state(), cuda=cuda)
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:

@@ -70,10 +70,10 @@ def state_dict_mismatch(model_state: Dict[str, torch.Tensor],
         if key in loaded_state and hasattr(loaded_state[key], 'shape')
         and tuple(loaded_state[key].shape) != tuple(model_state[key].shape)
     ]
+    groups = (('missing keys', missing), ('unexpected keys', unexpected),
+              ('shape mismatches', shapes))
     lines = []
-    for title, items in (('missing keys', missing),
-                         ('unexpected keys', unexpected),
-                         ('shape mismatches', shapes)):
+    for title, items in groups:
         if items:
             more = len(items) - MAX_LISTED
             listed = ', '.join(items[:MAX_LISTED])
@@ -105,7 +105,8 @@ class StrictLoadHook(Hook):
         self._source = 'the checkpoint'
 
     def before_run(self, runner) -> None:
-        path = runner.cfg.get('load_from')
+        # what Runner.load_or_resume reads; mmengine has no public accessor
+        path = getattr(runner, '_load_from', None)
         if path:
             self._source = f'checkpoint {path}'
             if '://' not in str(path):
@@ -114,8 +115,10 @@ class StrictLoadHook(Hook):
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         loaded = checkpoint.get('state_dict', checkpoint)
         for pattern, replacement in self.revise_keys:
-            loaded = {re.sub(pattern, replacement, key): value
-                      for key, value in loaded.items()}
+            loaded = {
+                re.sub(pattern, replacement, key): value
+                for key, value in loaded.items()
+            }
         model = runner.model.module if is_model_wrapper(
             runner.model) else runner.model
         lines = state_dict_mismatch(model.state_dict(), loaded)

@@ -1,0 +1,3 @@
+# Table 4b: multi-res fusion by addition.
+_base_ = ['../mrovseg_vitb_coco640.py']
+model = dict(neck=dict(scale_fusion='add'))

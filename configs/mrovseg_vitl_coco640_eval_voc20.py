@@ -1,0 +1,9 @@
+# Zero-shot evaluation of mrovseg_vitl_coco640 on voc20: only the test data
+# changes (the vocabulary follows it, read from the dataset's classes).
+#   python tools/test.py configs/mrovseg_vitl_coco640_eval_voc20.py CHECKPOINT
+_base_ = ['./mrovseg_vitl_coco640.py', './_base_/zero_shot/voc20.py']
+val_dataloader = {{_base_.zero_shot_dataloader}}
+test_dataloader = {{_base_.zero_shot_dataloader}}
+val_evaluator = {{_base_.zero_shot_evaluator}}
+test_evaluator = {{_base_.zero_shot_evaluator}}
+model = dict(decode_head=dict(ignore_index={{_base_.zero_shot_ignore_index}}))

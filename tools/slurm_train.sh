@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Training on a Slurm cluster:
+#   GPUS=16 bash tools/slurm_train.sh PARTITION JOB_NAME CONFIG [train.py options]
+set -euo pipefail
+if [[ $# -lt 3 ]]; then
+    echo "usage: [GPUS=8] bash tools/slurm_train.sh PARTITION JOB_NAME CONFIG [options]" >&2
+    exit 2
+fi
+PARTITION=$1
+JOB_NAME=$2
+CONFIG=$3
+shift 3
+GPUS=${GPUS:-8}
+GPUS_PER_NODE=${GPUS_PER_NODE:-8}
+CPUS_PER_TASK=${CPUS_PER_TASK:-5}
+SRUN_ARGS=${SRUN_ARGS:-}
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck disable=SC2086
+PYTHONPATH="$REPO:${PYTHONPATH:-}" \
+srun -p "$PARTITION" \
+    --job-name="$JOB_NAME" \
+    --gres=gpu:"$GPUS_PER_NODE" \
+    --ntasks="$GPUS" \
+    --ntasks-per-node="$GPUS_PER_NODE" \
+    --cpus-per-task="$CPUS_PER_TASK" \
+    --kill-on-bad-exit=1 \
+    $SRUN_ARGS \
+    python -u "$REPO/tools/train.py" "$CONFIG" --launcher slurm "$@"
