@@ -9,5 +9,6 @@ _base_ = [
 ]
 # 4 images per GPU; 8 GPUs give the total batch of 32.
 train_dataloader = dict(batch_size=4)
-# float16 with dynamic loss scaling on GPU (bfloat16 if run on a CPU).
-optim_wrapper = dict(type='MixedPrecisionOptimWrapper', dtype='float16')
+# Mixed precision: float16 with dynamic loss scaling on GPU (bfloat16 if run
+# on a CPU).
+optim_wrapper = dict(type='MixedPrecisionOptimWrapper')

@@ -6,4 +6,6 @@ val_dataloader = {{_base_.zero_shot_dataloader}}
 test_dataloader = {{_base_.zero_shot_dataloader}}
 val_evaluator = {{_base_.zero_shot_evaluator}}
 test_evaluator = {{_base_.zero_shot_evaluator}}
-model = dict(decode_head=dict(ignore_index={{_base_.zero_shot_ignore_index}}))
+model = dict(
+    data_preprocessor=dict(seg_pad_val={{_base_.zero_shot_ignore_index}}),
+    decode_head=dict(ignore_index={{_base_.zero_shot_ignore_index}}))

@@ -6,4 +6,5 @@ _base_ = [
     './_base_/schedules/schedule_60k_adamw.py',
 ]
 train_dataloader = dict(batch_size=4)
-optim_wrapper = dict(type='MixedPrecisionOptimWrapper', dtype='float16')
+# Mixed precision: float16 with dynamic loss scaling on GPU.
+optim_wrapper = dict(type='MixedPrecisionOptimWrapper')

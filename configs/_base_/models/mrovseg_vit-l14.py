@@ -1,5 +1,6 @@
 # MROVSeg with a frozen OpenAI CLIP ViT-L/14. Views are fed to CLIP at
-# 336x336 (24x24 tokens of 14 px; the 320 px slices are upsampled by 5%),
+# 336x336 (24x24 tokens of 14 px; the 320 px slices are enlarged by 5%, so
+# that slices and global view share one CLIP batch),
 # fusion layers {stem, 6, 12, 18} and the classifier from block 18 (paper
 # Sec. 3.4 and 4.1).
 _base_ = ['./mrovseg_vit-b16.py']
@@ -8,6 +9,7 @@ model = dict(
     backbone=dict(
         model_name=clip_model,
         clip_input_size=336,
+        slice_input_size=336,
         fusion_layers=(0, 6, 12, 18),
         classifier_start_block=18),
     text_encoder=dict(model_name=clip_model),

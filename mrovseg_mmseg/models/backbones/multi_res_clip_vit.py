@@ -22,8 +22,13 @@ class MultiResCLIPViT(BaseModule):
 
     The image is seen once whole (resized with its aspect ratio kept and padded
     to ``clip_input_size``) and once as slices of ``slice_ratio * base_size``
-    pixels, each resized to ``clip_input_size``; all views of all images go
-    through CLIP as one batch (or in chunks of ``max_views_per_pass``).
+    pixels. Slices keep their resolution (rounded to a whole number of
+    patches), which is what makes p = 1.0 "the high-resolution image as CLIP
+    input" and p = 0.25 the cheapest setting of Table 3; ``slice_input_size``
+    resizes them to a fixed size instead. When slices and global view have
+    the same size (p = 0.5 at 640 input with 320 px views) all views of all
+    images go through CLIP as one batch; otherwise as one batch per size.
+    ``max_views_per_pass`` splits the batches further to bound memory.
 
     Layer numbering: layer 0 is the stem (patch embedding + position embedding
     + ``ln_pre``), layer l the output of CLIP block l (1-based), which is also
@@ -32,7 +37,9 @@ class MultiResCLIPViT(BaseModule):
     Args:
         model_name, pretrained, model_cfg, clip_cache_dir: which CLIP to load,
             see :func:`build_open_clip`.
-        clip_input_size: side of every CLIP view in pixels (320 at 640 input).
+        clip_input_size: side of the global view in pixels (320 at 640).
+        slice_input_size: side every slice is resized to; None = the slice
+            window itself, rounded to a multiple of the patch size.
         base_size: the input side ``slice_ratio`` refers to (training crop).
         slice_ratio: p in [0, 1]; 0 = global view only.
         fusion_layers: CLIP layers whose maps are returned.
@@ -50,6 +57,7 @@ class MultiResCLIPViT(BaseModule):
                  model_cfg: Optional[dict] = None,
                  clip_cache_dir: Optional[str] = None,
                  clip_input_size: int = 320,
+                 slice_input_size: Optional[int] = None,
                  base_size: int = 640,
                  slice_ratio: float = 0.5,
                  fusion_layers: Sequence[int] = (0, 3, 6, 9, 12),
@@ -94,7 +102,13 @@ class MultiResCLIPViT(BaseModule):
         if max_views_per_pass is not None and max_views_per_pass < 1:
             raise ValueError(
                 f'max_views_per_pass={max_views_per_pass} must be >= 1.')
+        if slice_input_size is not None and (
+                slice_input_size <= 0 or slice_input_size % self.patch_size):
+            raise ValueError(
+                f'slice_input_size={slice_input_size} must be a positive '
+                f'multiple of the CLIP patch size {self.patch_size}.')
         self.clip_input_size = clip_input_size
+        self.slice_input_size = slice_input_size
         self.base_size = base_size
         self.slice_ratio = slice_ratio
         self.max_views_per_pass = max_views_per_pass
@@ -174,31 +188,53 @@ class MultiResCLIPViT(BaseModule):
         """Encode a batch (B, 3, H, W) of normalized images."""
         batch = images.shape[0]
         height, width = images.shape[-2:]
-        size = self.clip_input_size
-        global_views, covered = global_view(images, size)
+        global_views, covered = global_view(images, self.clip_input_size)
         grid = plan_slices((height, width), slice_ratio=self.slice_ratio,
                            base_size=self.base_size)
-        views = global_views
-        if grid is not None:
-            views = torch.cat([global_views, cut_slices(images, grid, size)])
-        tokens, kv = self._encode_in_chunks(views)
-        layout = self._layout(covered, grid)
+        slice_size = self.slice_size(grid.window) if grid else None
+        if grid is None:
+            global_tokens, global_kv = self._encode_in_chunks(global_views)
+            slice_tokens, slice_kv = {}, []
+        elif slice_size == self.clip_input_size:
+            # one CLIP batch for all views: (B + B*S, 3, s, s)
+            views = torch.cat(
+                [global_views, cut_slices(images, grid, slice_size)])
+            tokens, kv = self._encode_in_chunks(views)
+            global_tokens = {k: v[:batch] for k, v in tokens.items()}
+            slice_tokens = {k: v[batch:] for k, v in tokens.items()}
+            global_kv = [(k[:batch], v[:batch]) for k, v in kv]
+            slice_kv = [(k[batch:], v[batch:]) for k, v in kv]
+        else:
+            global_tokens, global_kv = self._encode_in_chunks(global_views)
+            slice_tokens, slice_kv = self._encode_in_chunks(
+                cut_slices(images, grid, slice_size))
+        layout = self._layout(covered, grid, slice_size)
         features = MultiResFeatures(
             global_maps=[], slice_maps=[], fusion_layers=self.fusion_layers,
             layout=layout)
         for layer in self.fusion_layers:
-            layer_tokens = tokens[layer]
-            features.global_maps.append(self._to_map(layer_tokens[:batch]))
+            features.global_maps.append(self._to_map(global_tokens[layer]))
             if grid is not None:
                 features.slice_maps.append(
-                    self._restore_slices(layer_tokens[batch:], grid, batch))
+                    self._restore_slices(slice_tokens[layer], grid, batch,
+                                         layout.slice_token_grid))
         if self.classifier_start_block is not None:
-            features.cls_token = tokens[self.classifier_start_block][:batch, 0]
-            features.classifier_kv = [(self._join_keys(k, grid, batch),
-                                       self._join_keys(v, grid, batch))
-                                      for k, v in kv]
+            start = self.classifier_start_block
+            features.cls_token = global_tokens[start][:, 0]
+            features.classifier_kv = [
+                (self._join_keys(gk, sk, grid, batch, layout),
+                 self._join_keys(gv, sv, grid, batch, layout))
+                for (gk, gv), (sk, sv) in zip(
+                    global_kv, slice_kv or [(None, None)] * len(global_kv))
+            ]
             features.clip_tail = self.clip_tail()
         return features
+
+    def slice_size(self, window: int) -> int:
+        """Side in pixels at which slices of ``window`` pixels enter CLIP."""
+        if self.slice_input_size is not None:
+            return self.slice_input_size
+        return max(1, round(window / self.patch_size)) * self.patch_size
 
     def clip_tail(self) -> CLIPTail:
         """The frozen CLIP parts the mask classifier's queries go through."""
@@ -222,15 +258,15 @@ class MultiResCLIPViT(BaseModule):
               for i in range(len(parts[0][1]))]
         return tokens, kv
 
-    def _layout(self, covered: Tuple[int, int],
-                grid: Optional[SliceGrid]) -> MultiResLayout:
-        h, w = self.token_grid
+    def _layout(self, covered: Tuple[int, int], grid: Optional[SliceGrid],
+                slice_size: Optional[int]) -> MultiResLayout:
         global_valid = (valid_tokens(covered[0], self.patch_size),
                         valid_tokens(covered[1], self.patch_size))
         if grid is None:
             return MultiResLayout(self.token_grid, global_valid)
         height, width = grid.image_size
         rows, cols = grid.rows, grid.cols
+        h = w = slice_size // self.patch_size
         if grid.overlapping:
             # evenly spread windows span exactly the image when it is larger
             valid = (rows * h if height >= grid.window else
@@ -241,17 +277,17 @@ class MultiResCLIPViT(BaseModule):
             valid = (valid_tokens(height * h, grid.window),
                      valid_tokens(width * w, grid.window))
         return MultiResLayout(self.token_grid, global_valid, rows, cols,
-                              valid)
+                              valid, (h, w))
 
     def _to_map(self, tokens: Tensor) -> Tensor:
         """(B, 1+hw, C) -> (B, C, h, w), dropping [CLS]."""
         h, w = self.token_grid
         return tokens[:, 1:].transpose(1, 2).reshape(tokens.shape[0], -1, h, w)
 
-    def _restore_slices(self, tokens: Tensor, grid: SliceGrid,
-                        batch: int) -> Tensor:
+    def _restore_slices(self, tokens: Tensor, grid: SliceGrid, batch: int,
+                        token_grid: Tuple[int, int]) -> Tensor:
         """(B*S, 1+hw, C) slice tokens -> (B, C, m*h, n*w) restored map."""
-        h, w = self.token_grid
+        h, w = token_grid
         rows, cols = grid.rows, grid.cols
         channels = tokens.shape[-1]
         # (B*S, hw, C) -> (B, m, n, h, w, C) -> (B, C, m, h, n, w)
@@ -259,19 +295,20 @@ class MultiResCLIPViT(BaseModule):
         x = x.permute(0, 5, 1, 3, 2, 4)
         return x.reshape(batch, channels, rows * h, cols * w)
 
-    def _join_keys(self, x: Tensor, grid: Optional[SliceGrid],
-                   batch: int) -> Tensor:
+    def _join_keys(self, global_x: Tensor, slice_x: Optional[Tensor],
+                   grid: Optional[SliceGrid], batch: int,
+                   layout: MultiResLayout) -> Tensor:
         """Global keys then restored slice keys: (B, heads, 1+hw+mh*nw, d)."""
         if grid is None:
-            return x
-        return torch.cat(
-            [x[:batch], self._restore_slice_heads(x[batch:], grid, batch)],
-            dim=2)
+            return global_x
+        restored = self._restore_slice_heads(slice_x, grid, batch,
+                                             layout.slice_token_grid)
+        return torch.cat([global_x, restored], dim=2)
 
-    def _restore_slice_heads(self, x: Tensor, grid: SliceGrid,
-                             batch: int) -> Tensor:
+    def _restore_slice_heads(self, x: Tensor, grid: SliceGrid, batch: int,
+                             token_grid: Tuple[int, int]) -> Tensor:
         """(B*S, heads, 1+hw, d) -> (B, heads, m*h*n*w, d) in grid order."""
-        h, w = self.token_grid
+        h, w = token_grid
         rows, cols = grid.rows, grid.cols
         heads, dims = x.shape[1], x.shape[-1]
         # (B*S, heads, hw, d) -> (B, m, n, heads, h, w, d)

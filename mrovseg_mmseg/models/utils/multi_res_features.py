@@ -13,18 +13,20 @@ class MultiResLayout:
     """How the global token grid and the restored slice grid cover the image.
 
     Attributes:
-        token_grid: (h, w) tokens of one CLIP view.
+        token_grid: (h, w) tokens of the global view.
         global_valid: (h, w) tokens of the global view that show the image
             (the rest is padding).
         slice_rows, slice_cols: the slice grid (m, n); 0 without slices.
-        slice_valid: tokens of the restored (m*h, n*w) slice grid that show
-            the image.
+        slice_valid: tokens of the restored (m*h', n*w') slice grid that
+            show the image.
+        slice_token_grid: (h', w') tokens of one slice.
     """
     token_grid: Tuple[int, int]
     global_valid: Tuple[int, int]
     slice_rows: int = 0
     slice_cols: int = 0
     slice_valid: Tuple[int, int] = (0, 0)
+    slice_token_grid: Tuple[int, int] = (0, 0)
 
     @property
     def has_slices(self) -> bool:
@@ -32,9 +34,9 @@ class MultiResLayout:
 
     @property
     def slice_grid(self) -> Tuple[int, int]:
-        """(m*h, n*w) tokens of the restored slice grid."""
-        return (self.slice_rows * self.token_grid[0],
-                self.slice_cols * self.token_grid[1])
+        """(m*h', n*w') tokens of the restored slice grid."""
+        return (self.slice_rows * self.slice_token_grid[0],
+                self.slice_cols * self.slice_token_grid[1])
 
     def global_to_slice(self, x: Tensor, mode: str = 'bilinear') -> Tensor:
         """Resample a global map (B, C, h, w) onto the slice grid."""
