@@ -30,3 +30,14 @@ def test_command_line_prints_gflops():
          'configs/mrovseg_tiny_shapes64.py', '--shape', '64', '64'],
         cwd=REPO, capture_output=True, text=True, check=True).stdout
     assert 'GFLOP total' in out and 'backbone' in out
+
+
+def test_cpu_attention_is_counted():
+    import torch
+    import torch.nn.functional as F
+    from torch.utils.flop_counter import FlopCounterMode
+    q, k, v = (torch.randn(2, 3, 5, 4) for _ in range(3))
+    counter = FlopCounterMode(display=False)
+    with counter:
+        F.scaled_dot_product_attention(q, k, v)
+    assert counter.get_total_flops() == 2 * 2 * 3 * 5 * 5 * (4 + 4)

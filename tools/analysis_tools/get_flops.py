@@ -14,10 +14,26 @@ from typing import Dict, Tuple
 
 import torch
 from mmengine.config import Config, DictAction
-from torch.utils.flop_counter import FlopCounterMode
+from torch.utils.flop_counter import FlopCounterMode, register_flop_formula
 
 DEFAULT_VOCABULARY = ('wall', 'floor', 'sky', 'tree', 'person', 'car', 'road',
                       'grass', 'building', 'table')
+
+
+def _cpu_attention_flops(query_shape, key_shape, value_shape, *args,
+                         out_shape=None, **kwargs) -> int:
+    """QK^T and AV of CPU fused attention, which torch does not count."""
+    batch, heads, queries, dims = query_shape
+    keys, value_dims = key_shape[-2], value_shape[-1]
+    return 2 * batch * heads * queries * keys * (dims + value_dims)
+
+
+try:
+    register_flop_formula(
+        torch.ops.aten._scaled_dot_product_flash_attention_for_cpu)(
+            _cpu_attention_flops)
+except (AttributeError, RuntimeError, ValueError):
+    pass  # not this torch's CPU attention op, or already registered
 
 
 def build_model(cfg: Config):
