@@ -10,7 +10,8 @@ import os.path as osp
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
-from mrovseg_mmseg.utils.distributed import init_cpu_distributed
+from mrovseg_mmseg.utils.distributed import (init_cpu_distributed,
+                                              shutdown_distributed)
 
 
 def parse_args():
@@ -104,6 +105,7 @@ def main():
     init_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg)
     runner.test()
+    shutdown_distributed()
 
 
 if __name__ == '__main__':

@@ -12,7 +12,8 @@ from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
-from mrovseg_mmseg.utils.distributed import init_cpu_distributed
+from mrovseg_mmseg.utils.distributed import (init_cpu_distributed,
+                                              shutdown_distributed)
 
 AMP_WRAPPER = 'MixedPrecisionOptimWrapper'
 
@@ -84,6 +85,7 @@ def main():
     init_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg)
     runner.train()
+    shutdown_distributed()
 
 
 if __name__ == '__main__':

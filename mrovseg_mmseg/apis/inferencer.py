@@ -308,7 +308,7 @@ class OVSegInferencer:
                 img_path=source,
                 img_shape=(height, width),
                 ori_shape=(height, width)))
-        with torch.no_grad():
+        with torch.inference_mode():
             data = self.model.data_preprocessor(
                 dict(
                     inputs=[packed['inputs']],

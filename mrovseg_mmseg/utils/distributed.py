@@ -30,3 +30,16 @@ def init_cpu_distributed(cfg) -> bool:
     wrapper['device_ids'] = None
     cfg.model_wrapper_cfg = wrapper
     return True
+
+
+def shutdown_distributed() -> None:
+    """Wait for every rank, then close the process group.
+
+    Without this, a rank that finishes first exits while the others still
+    use the group (rank 0 saving the last checkpoint, for example), and
+    gloo's worker threads are torn down at interpreter exit, which aborts the
+    process ("terminate called without an active exception").
+    """
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()

@@ -126,3 +126,20 @@ def test_bad_switch_values_are_named(build):
         model = build(decode_head=dict(decoder_layers=(3, 2, 1))).eval()
         data = model.data_preprocessor(make_batch([(64, 64)]), False)
         model(data['inputs'], mode='tensor')
+
+
+def test_training_after_predict_reuses_cached_embeddings(build):
+    """predict() runs under inference_mode; the class embeddings it caches
+    stay normal tensors, so a training step afterwards can backpropagate."""
+    model = build().eval()
+    batch = make_batch([(64, 64)])
+    data = model.data_preprocessor(batch, training=False)
+    with torch.inference_mode():
+        results = model(**data, mode='predict')
+    assert results[0].pred_sem_seg.data.is_inference()
+    embeds = model.text_embeds('test')
+    assert not embeds.is_inference()
+    model.train()
+    _, total = train_step(model, make_batch([(64, 64)]))
+    total.backward()
+    assert model.text_embeds('train') is embeds

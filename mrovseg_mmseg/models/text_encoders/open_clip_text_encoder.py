@@ -155,7 +155,10 @@ class OpenCLIPTextEncoder(BaseModule):
         key = tuple(class_names)
         embeddings = self._memory.get(key)
         if embeddings is None:
-            embeddings = self._load_or_encode(classes)
+            # leave a caller's inference_mode: cached embeddings must stay
+            # usable in autograd graphs (training after a validation run)
+            with torch.inference_mode(False):
+                embeddings = self._load_or_encode(classes)
         embeddings = embeddings.to(device)
         self._memory[key] = embeddings
         self._memory.move_to_end(key)
