@@ -37,9 +37,11 @@ def test_two_process_cpu_training(tmp_path):
          '2', '--work-dir', str(work_dir), '--cfg-options'] +
         tiny_options(tmp_path, 4),
         cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, result.stderr[-3000:]
     log = ''.join(open(p).read() for p in glob.glob(
         str(work_dir / '*' / '*.log')))
+    assert result.returncode == 0, (
+        f'log:\n{log[-2000:]}\nstdout:\n{result.stdout[-2000:]}\n'
+        f'stderr:\n{result.stderr[-3000:]}')
     assert 'Distributed training: True' in log
     assert 'GPU number: 2' in log or 'world_size: 2' in log
     assert 'Iter(train) [4/4]' in log
