@@ -167,7 +167,7 @@ class OVSegInferencer:
                  cache_dir: Optional[str] = None,
                  scale: Optional[Tuple[int, int]] = None,
                  views_per_pass: Optional[int] = 8,
-                 pixels_per_chunk: int = 2**18,
+                 pixels_per_chunk: int = 2**14,
                  cfg_options: Optional[dict] = None):
         self.device = _parse_device(device)
         self.precision = _check_precision(precision, self.device)
@@ -350,18 +350,19 @@ class OVSegInferencer:
         prob_sums = torch.zeros(num_classes, dtype=torch.float64)
         rows = max(1, self.pixels_per_chunk // width)
         for start, scores in score_rows(cls_logits, masks, out_size, rows):
-            stop = start + scores.shape[1]
-            scores = scores.flatten(1)  # (K, r, W) -> (K, P)
-            totals = scores.sum(dim=0).clamp_min(1e-12)  # (P, )
-            best, labels = scores.max(dim=0)  # (P, )
+            stop = start + scores.shape[0]
+            scores = scores.flatten(0, 1)  # (r, W, K) -> (P, K)
+            totals = scores.sum(dim=1).clamp_min(1e-12)  # (P, )
+            best, labels = scores.max(dim=1)  # (P, )
             labels = labels.cpu()
             counts.index_add_(0, labels,
                               torch.ones(labels.shape, dtype=torch.float64))
             prob_sums.index_add_(0, labels, best.div_(totals).cpu().double())
             label_map[start:stop] = labels.view(stop - start, width).numpy()
             if prob_maps is not None:
-                probs = scores.div_(totals).mul_(255).round_()  # (K, P)
-                prob_maps[:, start:stop] = probs.to(torch.uint8).view(
+                probs = scores.div_(totals[:, None]).mul_(255).round_()
+                # (P, K) -> (K, P) -> (K, r, W)
+                prob_maps[:, start:stop] = probs.to(torch.uint8).t().reshape(
                     -1, stop - start, width).cpu().numpy()
         total = float(height * width)
         found = [

@@ -213,8 +213,8 @@ def test_8000x6000_image_runs_in_bounded_pieces(monkeypatch):
     assert result.label_map.dtype == np.uint8
     assert sum(result.areas.values()) == pytest.approx(1.0)
     assert sum(views) == 5 and max(views) <= 2  # global + 2x2 slices
-    assert max(rows * width for _, rows, width in bands) <= 2**22
-    assert sum(rows for _, rows, _ in bands) == 6000
+    assert max(rows * width for rows, width, _ in bands) <= 2**22
+    assert sum(rows for rows, _, _ in bands) == 6000
 
 
 # ----------------------------------------------------------------- bad input
@@ -398,8 +398,9 @@ def test_banded_scores_equal_full_resolution_scores(in_size, out_size):
                             full[0].sigmoid())
     bands = list(score_rows(cls_logits, masks, out_size, 7))
     assert [start for start, _ in bands] == list(range(0, out_size[0], 7))
-    scores = torch.cat([band for _, band in bands], dim=1)
-    torch.testing.assert_close(scores, expected, atol=1e-5, rtol=1e-5)
+    scores = torch.cat([band for _, band in bands], dim=0)  # (H, W, K)
+    torch.testing.assert_close(scores.permute(2, 0, 1), expected, atol=1e-5,
+                               rtol=1e-5)
     torch.testing.assert_close(
         resize_rows(masks[0], out_size, 3, 5),
         full[0, :, 3:5],

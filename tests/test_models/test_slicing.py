@@ -28,11 +28,26 @@ def test_windows_cover_image(ratio, size):
         assert covered.max() > 1, 'p > 0.5 neighbouring windows must overlap'
 
 
-def test_grid_follows_image_size():
-    grid = plan_slices((1024, 2048), slice_ratio=0.5, base_size=640)
-    assert (grid.rows, grid.cols, grid.window) == (4, 7, 320)
-    grid = plan_slices((640, 640), slice_ratio=0.5, base_size=640)
-    assert (grid.rows, grid.cols) == (2, 2)
+@pytest.mark.parametrize('size,rows,cols,window', [
+    ((640, 640), 2, 2, 320),    # the training crop: exactly 2 x 2 at 320
+    ((1024, 2048), 3, 6, 342),  # nearest counts, window stretched to fit
+    ((1024, 1024), 3, 3, 342),
+    ((600, 600), 2, 2, 320),    # never smaller than the nominal window
+    ((640, 853), 2, 3, 320),    # ADE-style short side 640: padded on one side
+    ((100, 150), 1, 1, 320),
+])
+def test_grid_follows_image_size(size, rows, cols, window):
+    grid = plan_slices(size, slice_ratio=0.5, base_size=640)
+    assert (grid.rows, grid.cols, grid.window) == (rows, cols, window)
+    assert grid.nominal_window == 320
+    padding = [c - s for c, s in zip(grid.canvas, size)]
+    assert all(0 <= pad < window for pad in padding)
+
+
+def test_overlapping_grid_keeps_the_nominal_window():
+    grid = plan_slices((1024, 2048), slice_ratio=0.75, base_size=640)
+    assert grid.window == grid.nominal_window == 480
+    assert grid.canvas == (1024, 2048)
     grid = plan_slices((640, 640), slice_ratio=0.75, base_size=640)
     assert grid.offsets_y == (0, 160)
     assert plan_slices((640, 640), slice_ratio=0, base_size=640) is None

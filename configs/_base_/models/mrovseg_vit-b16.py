@@ -55,4 +55,4 @@ model = dict(
         oversample_ratio=3.0,
         importance_sample_ratio=0.75,
         ignore_index=255),
-    test_cfg=dict(row_chunk=256))
+    test_cfg=dict(pixels_per_chunk=16384))

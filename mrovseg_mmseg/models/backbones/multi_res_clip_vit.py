@@ -191,7 +191,7 @@ class MultiResCLIPViT(BaseModule):
         global_views, covered = global_view(images, self.clip_input_size)
         grid = plan_slices((height, width), slice_ratio=self.slice_ratio,
                            base_size=self.base_size)
-        slice_size = self.slice_size(grid.window) if grid else None
+        slice_size = self.slice_size(grid.nominal_window) if grid else None
         if grid is None:
             global_tokens, global_kv = self._encode_in_chunks(global_views)
             slice_tokens, slice_kv = {}, []

@@ -1,11 +1,22 @@
 """Geometry of MROVSeg's views: one global view plus a grid of slices.
 
-For crop ratio ``p`` and base (training) size ``s`` the slice window is
-``round(p * s)`` pixels. ``p <= 0.5`` tiles the image with non-overlapping
-windows (the image is zero-padded to a whole number of windows); ``p > 0.5``
-spreads ``floor(side / window) + 1`` windows evenly over each side, so that
-neighbours overlap (paper Table 3: 0.625, 0.75, 1.0). ``p = 0`` means the global view only. Every
-window is resized to the CLIP input size, so all views share one CLIP batch.
+For crop ratio ``p`` and base (training) size ``s`` the nominal slice window
+is ``w = round(p * s)`` pixels, the size at which slices enter CLIP.
+
+- ``p <= 0.5``: non-overlapping windows tile the image. Each side gets the
+  nearest whole number of windows, ``n = max(1, round(side / w))``, and the
+  square window grows to ``max(w, ceil(side / n))`` over both sides, so it
+  is never smaller than ``w`` (no made-up resolution) and at most 1.25 w when
+  ``n >= 2``. The image is zero-padded to a whole number of windows (less
+  than one window per side, usually far less). At a training crop of
+  ``s x s`` this is exactly the ``1/p x 1/p`` grid at ``w``; a 2048 x 1024
+  image at ``s = 640`` gets 6 x 3 windows of 342 px instead of 7 x 4 windows
+  of 320 px around 40% padding.
+- ``p > 0.5``: ``floor(side / w) + 1`` windows of ``w`` are spread evenly over
+  each side, so that neighbours overlap (paper Table 3: 0.625, 0.75, 1.0).
+- ``p = 0``: the global view only.
+
+Every window is resized to the CLIP input size of the slices.
 """
 import math
 from dataclasses import dataclass
@@ -20,11 +31,15 @@ from torch import Tensor
 class SliceGrid:
     """Windows over an image of ``image_size`` = (H, W) pixels.
 
-    ``offsets_y`` / ``offsets_x`` are the top-left corners; ``canvas`` is the
-    zero-padded size the windows are cut from, (H', W') >= (H, W).
+    ``window`` is the side of the windows in image pixels and
+    ``nominal_window`` the side ``round(p * s)`` they stand for (equal unless
+    a non-overlapping grid was stretched to fit the image). ``offsets_y`` /
+    ``offsets_x`` are the top-left corners; ``canvas`` is the zero-padded size
+    the windows are cut from, (H', W') >= (H, W).
     """
     image_size: Tuple[int, int]
     window: int
+    nominal_window: int
     offsets_y: Tuple[int, ...]
     offsets_x: Tuple[int, ...]
     canvas: Tuple[int, int]
@@ -60,6 +75,17 @@ def _side_offsets(length: int, window: int, overlap: bool) -> Tuple[int, ...]:
     return tuple(round(i * span / (count - 1)) for i in range(count))
 
 
+def fitted_window(image_size: Tuple[int, int], window: int) -> int:
+    """Side of non-overlapping windows for an image of (H, W) pixels.
+
+    The nearest whole number of ``window``-pixel windows per side, the window
+    enlarged (never shrunk) so that those counts cover the image.
+    """
+    counts = [max(1, math.floor(side / window + 0.5)) for side in image_size]
+    return max([window] + [math.ceil(side / count)
+                           for side, count in zip(image_size, counts)])
+
+
 def check_slice_ratio(slice_ratio: float) -> None:
     if not 0 <= slice_ratio <= 1:
         raise ValueError(f'slice_ratio={slice_ratio} must lie in [0, 1] '
@@ -73,13 +99,15 @@ def plan_slices(image_size: Tuple[int, int], *, slice_ratio: float,
     if slice_ratio == 0:
         return None
     height, width = image_size
-    window = max(1, round(slice_ratio * base_size))
+    nominal = max(1, round(slice_ratio * base_size))
     overlap = slice_ratio > 0.5
+    window = nominal if overlap else fitted_window((height, width), nominal)
     offsets_y = _side_offsets(height, window, overlap)
     offsets_x = _side_offsets(width, window, overlap)
     canvas = (max(height, offsets_y[-1] + window),
               max(width, offsets_x[-1] + window))
-    return SliceGrid((height, width), window, offsets_y, offsets_x, canvas)
+    return SliceGrid((height, width), window, nominal, offsets_y, offsets_x,
+                     canvas)
 
 
 def cut_slices(images: Tensor, grid: SliceGrid, out_size: int) -> Tensor:

@@ -33,8 +33,10 @@ class MROVSeg(BaseSegmentor):
         vocabulary: class names for both modes, or a dict with ``train`` and/or
             ``test`` lists; None = set later.
         test_cfg: ``output_logits`` (store the K-class score map in
-            ``seg_logits``; memory grows with K x H x W) and ``row_chunk``
-            (image rows scored at once when turning masks into labels).
+            ``seg_logits``; memory grows with K x H x W) and
+            ``pixels_per_chunk`` (output pixels scored at once when turning
+            masks into labels, default 16384: small enough for the scores to
+            stay in the CPU cache between the product and the argmax).
     """
 
     def __init__(self,
@@ -197,12 +199,13 @@ class MROVSeg(BaseSegmentor):
         """Argmax of Eq. 9 at ``out_size`` in row chunks; (1, H, W) labels
         (+ (K, H, W) scores with ``output_logits``)."""
         keep_scores = self.test_cfg.get('output_logits', False)
-        row_chunk = self.test_cfg.get('row_chunk', 256)
+        pixels = self.test_cfg.get('pixels_per_chunk', 2**14)
+        rows = max(1, pixels // out_size[1])
         labels, scores = [], []
-        for _, chunk in score_rows(cls_logits, masks, out_size, row_chunk):
-            labels.append(chunk.argmax(dim=0))
+        for _, chunk in score_rows(cls_logits, masks, out_size, rows):
+            labels.append(chunk.argmax(dim=-1))
             if keep_scores:
-                scores.append(chunk)
+                scores.append(chunk.permute(2, 0, 1))  # (r, W, K) -> (K, r, W)
         label_map = torch.cat(labels, dim=0)[None]
         return label_map, (torch.cat(scores, dim=1) if keep_scores else None)
 
@@ -222,9 +225,12 @@ def score_rows(cls_logits: Tensor, masks: Tensor, out_size: Tuple[int, int],
         row_chunk: rows per band.
 
     Yields:
-        (first row, (K, r, W) scores) for consecutive bands of r rows.
+        (first row, (r, W, K) scores) for consecutive bands of r rows. The
+        class axis is last: the product runs as (r*W, N) @ (N, K), which BLAS
+        does near its peak, and a per-pixel max or argmax reads contiguous
+        memory.
     """
-    probs_t = F.softmax(cls_logits, dim=-1)[0, :, :-1].t()  # (K, N)
+    probs = F.softmax(cls_logits, dim=-1)[0, :, :-1].contiguous()  # (N, K)
     height, width = out_size
     # one buffer for the resized masks of every band
     buffer = masks.new_empty(masks.shape[1] * min(row_chunk, height) * width)
@@ -233,8 +239,9 @@ def score_rows(cls_logits: Tensor, masks: Tensor, out_size: Tuple[int, int],
         rows = buffer[:masks.shape[1] * (stop - start) * width].view(
             masks.shape[1], stop - start, width)  # (N, r, W)
         resize_rows(masks[0], out_size, start, stop, out=rows).sigmoid_()
-        scores = probs_t @ rows.flatten(1)  # (K, N) @ (N, r*W) -> (K, r*W)
-        yield start, scores.view(-1, stop - start, width)
+        # (N, r, W) -> (r*W, N); (r*W, N) @ (N, K) -> (r*W, K)
+        scores = rows.flatten(1).t() @ probs
+        yield start, scores.view(stop - start, width, -1)
 
 
 def resize_rows(maps: Tensor,
