@@ -143,3 +143,36 @@ def test_training_after_predict_reuses_cached_embeddings(build):
     _, total = train_step(model, make_batch([(64, 64)]))
     total.backward()
     assert model.text_embeds('train') is embeds
+
+
+def counted(forward, calls):
+
+    def wrapper(*args, **kwargs):
+        calls.append(1)
+        return forward(*args, **kwargs)
+
+    return wrapper
+
+
+def test_adapter_checkpointing_gives_the_same_gradients(build):
+    """with_cp recomputes the adapter blocks in backward: same numbers."""
+    batch = make_batch([(64, 64), (64, 64)])
+    grads = []
+    for with_cp in (False, True):
+        model = build(neck=dict(with_cp=with_cp)).train()
+        calls, ffn = [], model.neck.blocks[0].ffn
+        ffn.forward = counted(ffn.forward, calls)
+        torch.manual_seed(1)  # the same sampled points in both runs
+        losses, total = train_step(model, batch)
+        total.backward()
+        assert len(calls) == (2 if with_cp else 1)  # recomputed in backward
+        grads.append((total.detach(), {
+            name: param.grad for name, param in model.named_parameters()
+            if param.grad is not None}))
+    (loss, plain), (loss_cp, checkpointed) = grads
+    torch.testing.assert_close(loss_cp, loss)
+    assert plain.keys() == checkpointed.keys()
+    assert any(name.startswith('neck.blocks.') for name in plain)
+    for name in plain:
+        torch.testing.assert_close(checkpointed[name], plain[name],
+                                   msg=f'{name} differs')

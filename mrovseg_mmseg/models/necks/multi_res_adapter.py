@@ -9,6 +9,7 @@ from mmpretrain.models.backbones.vision_transformer import \
     TransformerEncoderLayer
 from mmseg.registry import MODELS
 from torch import Tensor
+from torch.utils.checkpoint import checkpoint
 
 from ..utils.multi_res_features import MultiResFeatures
 from .multi_res_fusion import MultiResFusion
@@ -74,6 +75,12 @@ class MultiResAdapter(BaseModule):
             stage is returned for deep supervision (the last block is always
             the final stage).
         mlp_ratio: FFN width / D.
+        with_cp: recompute each block in the backward pass instead of storing
+            its activations (``torch.utils.checkpoint``) while training.
+            Off by default: it trades about one extra forward pass of the
+            blocks for their activation memory, which only pays when that
+            memory is the limit (large inputs or ViT-L on small GPUs); see
+            the README's performance section for measured figures.
     """
 
     def __init__(self,
@@ -88,6 +95,7 @@ class MultiResAdapter(BaseModule):
                  scale_fusion: str = 'scale_attn',
                  deep_supervision_blocks: Sequence[int] = (),
                  mlp_ratio: float = 4.0,
+                 with_cp: bool = False,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         if num_queries < 1:
@@ -111,6 +119,7 @@ class MultiResAdapter(BaseModule):
         self.fusion_layers = tuple(fusion_layers)
         self.num_queries = num_queries
         self.embed_dims = embed_dims
+        self.with_cp = with_cp
         self.deep_supervision_blocks = tuple(sorted(deep_supervision_blocks))
         self.input_proj = nn.Linear(in_channels, embed_dims)
         self.queries = nn.Parameter(torch.zeros(num_queries, embed_dims))
@@ -166,7 +175,10 @@ class MultiResAdapter(BaseModule):
                 visual = x[:, self.num_queries:] + fused.flatten(2).transpose(
                     1, 2)
                 x = torch.cat([x[:, :self.num_queries], visual], dim=1)
-            x = block(x)
+            if self.with_cp and self.training and x.requires_grad:
+                x = checkpoint(block, x, use_reentrant=False)
+            else:
+                x = block(x)
             if index in self.deep_supervision_blocks:
                 output.intermediate.append(self._stage(x, grid))
                 output.intermediate_blocks.append(index)
