@@ -387,7 +387,9 @@ def test_inferencer_matches_the_segmentor_predict(inferencer):
 @pytest.mark.parametrize('in_size,out_size', [((12, 16), (100, 37)),
                                               ((50, 60), (13, 200)),
                                               ((9, 9), (9, 9))])
-def test_banded_scores_equal_full_resolution_scores(in_size, out_size):
+@pytest.mark.parametrize('resize_pixels', [1, 3 * 7 * 200, 2**18])
+def test_banded_scores_equal_full_resolution_scores(in_size, out_size,
+                                                    resize_pixels):
     generator = torch.Generator().manual_seed(0)
     masks = torch.randn(1, 6, *in_size, generator=generator)
     cls_logits = torch.randn(1, 6, 4, generator=generator)
@@ -396,7 +398,7 @@ def test_banded_scores_equal_full_resolution_scores(in_size, out_size):
     expected = torch.einsum('nk,nhw->khw',
                             F.softmax(cls_logits, -1)[0, :, :-1],
                             full[0].sigmoid())
-    bands = list(score_rows(cls_logits, masks, out_size, 7))
+    bands = list(score_rows(cls_logits, masks, out_size, 7, resize_pixels))
     assert [start for start, _ in bands] == list(range(0, out_size[0], 7))
     scores = torch.cat([band for _, band in bands], dim=0)  # (H, W, K)
     torch.testing.assert_close(scores.permute(2, 0, 1), expected, atol=1e-5,

@@ -210,19 +210,27 @@ class MROVSeg(BaseSegmentor):
         return label_map, (torch.cat(scores, dim=1) if keep_scores else None)
 
 
-def score_rows(cls_logits: Tensor, masks: Tensor, out_size: Tuple[int, int],
-               row_chunk: int) -> Iterator[Tuple[int, Tensor]]:
+def score_rows(cls_logits: Tensor,
+               masks: Tensor,
+               out_size: Tuple[int, int],
+               row_chunk: int,
+               resize_pixels: int = 2**18) -> Iterator[Tuple[int, Tensor]]:
     """Eq. 9 class scores at ``out_size``, a band of rows at a time.
 
     The masks are resized to ``out_size`` band by band (bilinear, as
     ``F.interpolate(..., align_corners=False)``), so no (N, H, W) or
-    (K, H, W) tensor of the full output is ever formed.
+    (K, H, W) tensor of the full output is ever formed. Masks are resized
+    about ``resize_pixels`` output pixels at a time (fewer, larger calls);
+    the scores are computed and yielded ``row_chunk`` rows at a time (small
+    enough to stay in the CPU cache until the caller has used them).
 
     Args:
         cls_logits: (1, N, K + 1) class logits, last = no object.
         masks: (1, N, h, w) mask logits.
         out_size: (H, W) of the scores.
-        row_chunk: rows per band.
+        row_chunk: rows per yielded band.
+        resize_pixels: output pixels per mask-resize call (rounded to whole
+            multiples of ``row_chunk`` rows).
 
     Yields:
         (first row, (r, W, K) scores) for consecutive bands of r rows. The
@@ -231,17 +239,27 @@ def score_rows(cls_logits: Tensor, masks: Tensor, out_size: Tuple[int, int],
         memory.
     """
     probs = F.softmax(cls_logits, dim=-1)[0, :, :-1].contiguous()  # (N, K)
+    num_masks = masks.shape[1]
     height, width = out_size
-    # one buffer for the resized masks of every band
-    buffer = masks.new_empty(masks.shape[1] * min(row_chunk, height) * width)
-    for start in range(0, height, row_chunk):
-        stop = min(start + row_chunk, height)
-        rows = buffer[:masks.shape[1] * (stop - start) * width].view(
-            masks.shape[1], stop - start, width)  # (N, r, W)
-        resize_rows(masks[0], out_size, start, stop, out=rows).sigmoid_()
-        # (N, r, W) -> (r*W, N); (r*W, N) @ (N, K) -> (r*W, K)
-        scores = rows.flatten(1).t() @ probs
-        yield start, scores.view(stop - start, width, -1)
+    resize_chunk = row_chunk * max(1, resize_pixels // (row_chunk * width))
+    resize_chunk = min(resize_chunk, height)
+    # one buffer for the resized masks of every resize band
+    buffer = masks.new_empty(num_masks * resize_chunk * width)
+    for band_start in range(0, height, resize_chunk):
+        band_stop = min(band_start + resize_chunk, height)
+        band = buffer[:num_masks * (band_stop - band_start) * width].view(
+            num_masks, band_stop - band_start, width)  # (N, R, W)
+        resize_rows(masks[0], out_size, band_start, band_stop,
+                    out=band).sigmoid_()
+        # (N, R, W) -> (N, R*W): a band of r rows is a run of r*W columns
+        flat = band.flatten(1)
+        for start in range(band_start, band_stop, row_chunk):
+            stop = min(start + row_chunk, band_stop)
+            columns = flat[:, (start - band_start) * width:(stop - band_start) *
+                           width]
+            # (N, r*W) -> (r*W, N); (r*W, N) @ (N, K) -> (r*W, K)
+            scores = columns.t() @ probs
+            yield start, scores.view(stop - start, width, -1)
 
 
 def resize_rows(maps: Tensor,
