@@ -69,3 +69,34 @@ def test_readme_names_only_existing_configs():
     assert named, 'README names no config'
     missing = [name for name in named if not osp.isfile(osp.join(REPO, name))]
     assert not missing, f'README names missing configs: {missing}'
+
+
+ZERO_SHOT = sorted(
+    osp.splitext(osp.basename(path))[0]
+    for path in glob.glob(osp.join(REPO, 'configs', '_base_', 'zero_shot',
+                                   '*.py')))
+
+
+def without_delete(value):
+    """A config value as plain data, ``_delete_`` markers dropped."""
+    if isinstance(value, dict):
+        return {key: without_delete(item) for key, item in value.items()
+                if key != '_delete_'}
+    if isinstance(value, (list, tuple)):
+        return [without_delete(item) for item in value]
+    return value
+
+
+@pytest.mark.parametrize('name', ZERO_SHOT)
+def test_zero_shot_data_is_the_dataset_configs_test_data(name):
+    """_base_/zero_shot/X.py restates the test part of _base_/datasets/X.py
+    (mmengine cannot inherit only some keys of a base); they must agree."""
+    zero_shot = Config.fromfile(
+        osp.join(REPO, 'configs', '_base_', 'zero_shot', f'{name}.py'))
+    dataset = Config.fromfile(
+        osp.join(REPO, 'configs', '_base_', 'datasets', f'{name}.py'))
+    assert without_delete(zero_shot.zero_shot_dataloader.to_dict()) == \
+        without_delete(dataset.test_dataloader.to_dict())
+    assert without_delete(zero_shot.zero_shot_evaluator.to_dict()) == \
+        without_delete(dataset.test_evaluator.to_dict())
+    assert zero_shot.zero_shot_ignore_index == dataset.ignore_index
