@@ -134,16 +134,13 @@ class MROVSeg(BaseSegmentor):
                 data_samples: OptSampleList = None) -> SampleList:
         """Label maps at each image's original size, under ``inference_mode``.
 
-        The class embeddings are computed (or taken from the cache) outside
-        it, so they stay usable when training resumes.
+        The text encoder leaves inference mode to compute class embeddings,
+        so the ones it caches here stay usable when training resumes.
         """
         if data_samples is None:
             data_samples = [None] * inputs.shape[0]
-        text_embeds = self.text_embeds('test')
         with torch.inference_mode():
-            features = self.extract_feat(inputs)
-            adapter = self.neck(features)
-            output = self.decode_head(features, adapter, text_embeds)[-1]
+            output = self._run(inputs, 'test')[-1]
             return self.postprocess_masks(output, inputs.shape[-2:],
                                           data_samples)
 
