@@ -32,12 +32,28 @@ def test_command_line_prints_gflops():
     assert 'GFLOP total' in out and 'backbone' in out
 
 
-def test_cpu_attention_is_counted():
+def test_cpu_attention_formula():
     import torch
     import torch.nn.functional as F
     from torch.utils.flop_counter import FlopCounterMode
+
+    from mrovseg_mmseg.utils.flop_formulas import ATTENTION_FORMULAS
     q, k, v = (torch.randn(2, 3, 5, 4) for _ in range(3))
-    counter = FlopCounterMode(display=False)
+    counter = FlopCounterMode(display=False, custom_mapping=ATTENTION_FORMULAS)
     with counter:
         F.scaled_dot_product_attention(q, k, v)
     assert counter.get_total_flops() == 2 * 2 * 3 * 5 * 5 * (4 + 4)
+
+
+def test_model_count_includes_cpu_attention():
+    """torch's own counter sees no CPU attention; get_flops adds it."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+    cfg = Config.fromfile(osp.join(REPO, 'configs',
+                                   'mrovseg_tiny_shapes64.py'))
+    model = build_model(cfg)
+    counted = count_flops(model, (64, 64))['flops']
+    plain = FlopCounterMode(display=False)
+    with torch.no_grad(), plain:
+        model(torch.randn(1, 3, 64, 64), mode='tensor')
+    assert counted > plain.get_total_flops() > 0

@@ -50,7 +50,6 @@ import ctypes
 import gc
 import json
 import logging
-import math
 import os
 import os.path as osp
 import platform
@@ -67,9 +66,10 @@ from mmengine.config import Config, DictAction
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
+from mrovseg_mmseg.utils.flop_formulas import ATTENTION_FORMULAS
+
 SAN_CONFIG = 'san/san-vit-b16_coco-stuff164k-640x640.py'
 DEFAULT_SIZES = ('640x640', '1024x1024', '2048x1024')
-aten = torch.ops.aten
 
 # --------------------------------------------------------------- machine
 
@@ -185,43 +185,6 @@ class PeakRSS:
 
 # ----------------------------------------------------------------- FLOPs
 
-
-def _attention_flops(query_shape, key_shape, value_shape) -> int:
-    """QK^T and PV of (..., L, E) queries against (..., S, E) keys."""
-    batch = math.prod(query_shape[:-2])
-    length, dims = query_shape[-2:]
-    return 2 * batch * length * key_shape[-2] * (dims + value_shape[-1])
-
-
-def _sdpa_flops(query_shape, key_shape, value_shape, *args, out_shape=None,
-                **kwargs) -> int:
-    return _attention_flops(query_shape, key_shape, value_shape)
-
-
-def _sdpa_backward_flops(grad_shape, query_shape, key_shape, value_shape,
-                         *args, out_shape=None, **kwargs) -> int:
-    # dV = P^T dO, dP = dO V^T, dQ = dS K, dK = dS^T Q: twice the forward
-    return 2 * _attention_flops(query_shape, key_shape, value_shape)
-
-
-def _native_mha_flops(query_shape, key_shape, value_shape, embed_dim, *args,
-                      out_shape=None, **kwargs) -> int:
-    """Projections + attention of ``aten._native_multi_head_attention``."""
-    batch, length = math.prod(query_shape[:-2]), query_shape[-2]
-    source = key_shape[-2]
-    projections = 2 * batch * embed_dim * embed_dim * (2 * length + 2 * source)
-    return projections + _attention_flops(query_shape, key_shape, value_shape)
-
-
-# torch's counter has no formula for CPU attention kernels: without these,
-# every F.scaled_dot_product_attention on CPU would count 0 FLOPs.
-ATTENTION_FORMULAS = {
-    aten.scaled_dot_product_attention: _sdpa_flops,
-    aten._scaled_dot_product_flash_attention_for_cpu: _sdpa_flops,
-    aten._scaled_dot_product_flash_attention_for_cpu_backward:
-    _sdpa_backward_flops,
-    aten._native_multi_head_attention: _native_mha_flops,
-}
 HEAVY_OP = re.compile(
     r'attention|conv|(^|_)(b?mm|addb?mm|baddbmm|matmul|linear|einsum)($|_)')
 

@@ -14,26 +14,12 @@ from typing import Dict, Tuple
 
 import torch
 from mmengine.config import Config, DictAction
-from torch.utils.flop_counter import FlopCounterMode, register_flop_formula
+from torch.utils.flop_counter import FlopCounterMode
+
+from mrovseg_mmseg.utils.flop_formulas import ATTENTION_FORMULAS
 
 DEFAULT_VOCABULARY = ('wall', 'floor', 'sky', 'tree', 'person', 'car', 'road',
                       'grass', 'building', 'table')
-
-
-def _cpu_attention_flops(query_shape, key_shape, value_shape, *args,
-                         out_shape=None, **kwargs) -> int:
-    """QK^T and AV of CPU fused attention, which torch does not count."""
-    batch, heads, queries, dims = query_shape
-    keys, value_dims = key_shape[-2], value_shape[-1]
-    return 2 * batch * heads * queries * keys * (dims + value_dims)
-
-
-try:
-    register_flop_formula(
-        torch.ops.aten._scaled_dot_product_flash_attention_for_cpu)(
-            _cpu_attention_flops)
-except (AttributeError, RuntimeError, ValueError):
-    pass  # not this torch's CPU attention op, or already registered
 
 
 def build_model(cfg: Config):
@@ -55,7 +41,8 @@ def count_flops(model, shape: Tuple[int, int],
     inputs = torch.randn(1, 3, *shape)
     with torch.no_grad():
         model.text_embeds('test')  # text side is per vocabulary, not image
-        counter = FlopCounterMode(display=False)
+        counter = FlopCounterMode(display=False,
+                                   custom_mapping=ATTENTION_FORMULAS)
         with counter:
             model(inputs, mode='tensor')
     by_module = {
