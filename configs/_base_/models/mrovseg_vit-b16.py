@@ -51,6 +51,7 @@ model = dict(
         decoupled_attn_masks=True,
         use_local_tokens=True,
         no_object_weight=0.1,
+        cls_loss_norm='weighted_mean',
         num_points=12544,
         oversample_ratio=3.0,
         importance_sample_ratio=0.75,

@@ -56,6 +56,16 @@ class MROVSegHead(BaseModule):
         loss_cls, loss_mask, loss_dice: mmseg loss configs. ``loss_cls`` gets
             a class weight of 1 per class and ``no_object_weight`` for the
             no-object class, sized to the current vocabulary.
+        cls_loss_norm: denominator of the class loss ``sum_i w_i ce_i`` over
+            the B x N queries of the batch. ``'weighted_mean'`` divides by
+            ``sum_i w_i`` (the weight of each query's target class), as
+            PyTorch's ``cross_entropy(..., weight=)`` in the official
+            Mask2Former and SAN code (and mmseg's ``CrossEntropyLoss`` given
+            class weights and no ``avg_factor``); ``'mean'`` divides by
+            B x N. With 0.1 for no object, 100 queries and 5 matched ones the
+            first is 100 / 14.5 = 6.9 times the second. The denominator is
+            per rank (this GPU's queries), as in the official code; DDP then
+            averages the ranks' gradients. Needs ``reduction='mean'``.
         assigner: mmseg ``HungarianAssigner`` config.
         num_points, oversample_ratio, importance_sample_ratio: point sampling.
         ignore_index: label value that is not supervised.
@@ -77,6 +87,7 @@ class MROVSegHead(BaseModule):
                  loss_mask: Optional[dict] = None,
                  loss_dice: Optional[dict] = None,
                  no_object_weight: float = 0.1,
+                 cls_loss_norm: str = 'weighted_mean',
                  assigner: Optional[dict] = None,
                  num_points: int = 12544,
                  oversample_ratio: float = 3.0,
@@ -84,6 +95,12 @@ class MROVSegHead(BaseModule):
                  ignore_index: int = 255,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
+        if cls_loss_norm not in ('weighted_mean', 'mean'):
+            raise ValueError(
+                f"cls_loss_norm={cls_loss_norm!r}: use 'weighted_mean' "
+                '(divide by the summed class weights of the targets, as the '
+                "official Mask2Former and SAN) or 'mean' (divide by the "
+                'number of queries).')
         self.num_queries = num_queries
         self.ignore_index = ignore_index
         self.mask_decoder = HierarchicalMaskDecoder(
@@ -106,6 +123,7 @@ class MROVSegHead(BaseModule):
             reduction='mean', naive_dice=True, eps=1.0, loss_weight=5.0,
             ignore_index=None, loss_name='loss_mask_dice'))
         self.no_object_weight = no_object_weight
+        self.cls_loss_norm = cls_loss_norm
         self.assigner_cfg = assigner or dict(
             type='mmseg.HungarianAssigner',
             match_costs=[
@@ -196,9 +214,18 @@ class MROVSegHead(BaseModule):
         labels, mask_targets, mask_weights, avg_factor = matcher.get_targets(
             cls_logits, mask_logits, gt_instances)
         loss_cls = self._loss_cls(num_classes).to(cls_logits.device)
+        flat_logits = cls_logits.flatten(0, 1)  # (B, N, K + 1) -> (BN, K + 1)
+        flat_labels = labels.flatten(0, 1)  # (B, N) -> (BN, )
+        if self.cls_loss_norm == 'weighted_mean':
+            class_weight = torch.as_tensor(
+                loss_cls.class_weight, dtype=torch.float,
+                device=cls_logits.device)
+            cls_avg_factor = class_weight[flat_labels].sum()
+        else:
+            cls_avg_factor = float(flat_labels.numel())
         losses = {
             'loss_cls_ce':
-            loss_cls(cls_logits.flatten(0, 1), labels.flatten(0, 1))
+            loss_cls(flat_logits, flat_labels, avg_factor=cls_avg_factor)
         }
         num_masks = cls_logits.new_tensor([avg_factor], dtype=torch.float)
         all_reduce(num_masks, op='mean')
