@@ -2,7 +2,14 @@
 # 640x640 input, slice ratio p = 0.5 -> 2x2 slices of 320x320; every view is
 # fed to CLIP at 320x320 (20x20 tokens).
 clip_model = 'ViT-B-16'
-clip_pretrained = 'openai'  # open_clip tag, or a local checkpoint path
+# An open_clip tag, or a local file. OpenAI's released ViT-B-16.pt (a
+# TorchScript archive) and state dicts saved from it are recognised and built
+# with QuickGELU, the activation OpenAI trained with, as the 'openai' tag is.
+# Any other file loads into clip_model as named: OpenAI's weights saved by
+# open_clip (e.g. the tag's open_clip_pytorch_model.bin) need clip_model =
+# 'ViT-B-16-quickgelu'. Both are resolved in this file: from a derived config
+# set model.backbone and model.text_encoder (pretrained, model_name).
+clip_pretrained = 'openai'
 data_preprocessor = dict(
     type='SegDataPreProcessor',
     mean=[122.7709383, 116.7460125, 104.09373615],

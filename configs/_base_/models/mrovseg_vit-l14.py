@@ -3,6 +3,10 @@
 # that slices and global view share one CLIP batch),
 # fusion layers {stem, 6, 12, 18} and the classifier from block 18 (paper
 # Sec. 3.4 and 4.1).
+# Weights: the 'openai' tag inherited from the ViT-B/16 base; for a local file
+# set model.backbone.pretrained and model.text_encoder.pretrained to OpenAI's
+# ViT-L-14.pt or a state dict saved from it (built with QuickGELU), or, for
+# OpenAI's weights saved by open_clip, also model_name='ViT-L-14-quickgelu'.
 _base_ = ['./mrovseg_vit-b16.py']
 clip_model = 'ViT-L-14'
 model = dict(

@@ -1,8 +1,16 @@
 """Build a frozen open_clip CLIP model from a name, a tag, a file or a config."""
+import logging
 import os
+import zipfile
 from typing import Optional
 
+import torch
 import torch.nn as nn
+from mmengine.logging import print_log
+
+# Non-weight entries of OpenAI's state dicts, deleted by OpenAI's build_model
+# and by open_clip's load_state_dict before loading.
+OPENAI_ENTRIES = ('input_resolution', 'context_length', 'vocab_size')
 
 
 def _is_file(pretrained: Optional[str]) -> bool:
@@ -16,6 +24,18 @@ def build_open_clip(*,
                     model_cfg: Optional[dict] = None,
                     cache_dir: Optional[str] = None) -> nn.Module:
     """Create an open_clip ``CLIP`` model with frozen weights.
+
+    OpenAI trained its CLIPs with QuickGELU; open_clip's plain names
+    (``ViT-B-16``) use GELU, and weights loaded into the wrong activation give
+    wrong features without any error. A tag trained with QuickGELU (every
+    ``openai`` tag) is therefore built with it. So is a local file recognised
+    as OpenAI's (see :func:`_load_file`): the architecture is rebuilt with
+    QuickGELU, the weights moved into it and a warning logged, so that one
+    config works with ``pretrained='openai'`` and with OpenAI's downloaded
+    file alike; the file's format shows how its weights were trained, and
+    refusing it would only make the user rename the model in two places.
+    Other files carry no such mark and load into the architecture as named:
+    OpenAI's weights re-saved by open_clip need the ``-quickgelu`` name.
 
     Args:
         model_name: open_clip architecture name (``ViT-B-16``, ``ViT-L-14``,
@@ -32,47 +52,108 @@ def build_open_clip(*,
     """
     import open_clip
     if model_cfg is not None:
-        model = open_clip.CLIP(**model_cfg)
         source = f'open_clip.CLIP(**{model_cfg})'
-        if pretrained is not None:
-            if not _is_file(pretrained) or not os.path.isfile(pretrained):
-                raise FileNotFoundError(
-                    f'pretrained={pretrained!r}: with model_cfg, pretrained '
-                    'must be the path of an existing checkpoint file.')
-            _load_file(model, pretrained, source)
+        if pretrained is not None and (not _is_file(pretrained)
+                                       or not os.path.isfile(pretrained)):
+            raise FileNotFoundError(
+                f'pretrained={pretrained!r}: with model_cfg, pretrained '
+                'must be the path of an existing checkpoint file.')
     elif _is_file(pretrained):
+        source = model_name
         if not os.path.isfile(pretrained):
             raise FileNotFoundError(
                 f'CLIP checkpoint file {pretrained!r} (model {model_name}) '
                 'does not exist.')
-        model = open_clip.create_model(model_name, pretrained=None)
-        _load_file(model, pretrained, model_name)
     else:
-        model = _create_tagged(open_clip, model_name, pretrained, cache_dir)
+        return _frozen(
+            _create_tagged(open_clip, model_name, pretrained, cache_dir))
+    model = _create(open_clip, model_name, model_cfg, quick_gelu=False)
+    if (pretrained is not None and _load_file(model, pretrained, source)
+            and not _uses_quick_gelu(model)):
+        direct = ('quick_gelu=True in model_cfg' if model_cfg is not None
+                  else f"model_name='{model_name}-quickgelu'")
+        print_log(
+            f'CLIP checkpoint {pretrained!r} holds OpenAI\'s weights, which '
+            f'were trained with QuickGELU; {source} uses GELU, so it is built '
+            f'with QuickGELU instead ({direct} builds it directly).',
+            logger='current', level=logging.WARNING)
+        quick = _create(open_clip, model_name, model_cfg, quick_gelu=True)
+        quick.load_state_dict(model.state_dict())
+        model = quick
+    return _frozen(model)
+
+
+def _create(open_clip, model_name: Optional[str], model_cfg: Optional[dict],
+            quick_gelu: bool) -> nn.Module:
+    """A randomly initialized CLIP, with QuickGELU forced if asked."""
+    if model_cfg is not None:
+        if quick_gelu:
+            model_cfg = dict(model_cfg, quick_gelu=True)
+        return open_clip.CLIP(**model_cfg)
+    return open_clip.create_model(
+        model_name, pretrained=None, force_quick_gelu=quick_gelu)
+
+
+def _uses_quick_gelu(model: nn.Module) -> bool:
+    from open_clip.transformer import QuickGELU
+    return any(isinstance(module, QuickGELU) for module in model.modules())
+
+
+def _frozen(model: nn.Module) -> nn.Module:
     model.eval()
     for param in model.parameters():
         param.requires_grad = False
     return model
 
 
-def _load_file(model: nn.Module, path: str, source: str) -> None:
-    """Load a local checkpoint with weights_only; report any key mismatch."""
+def _is_torchscript(path: str) -> bool:
+    """A TorchScript archive: a zip whose top folder holds ``constants.pkl``,
+    the record ``torch.load`` itself looks for before refusing the file."""
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as archive:
+        return any(
+            name.count('/') == 1 and name.endswith('/constants.pkl')
+            for name in archive.namelist())
+
+
+def _load_file(model: nn.Module, path: str, source: str) -> bool:
+    """Load a local checkpoint; report any key mismatch.
+
+    State dicts are read with ``weights_only``. OpenAI's released files
+    (``ViT-B-16.pt`` ...) are TorchScript archives, which ``torch.load``
+    refuses with ``weights_only``; they are read with ``torch.jit.load``, as
+    open_clip's ``load_openai_model`` does, and only their weights are used.
+
+    Returns:
+        Whether the file holds OpenAI's weights: its state dict has the three
+        entries of ``OPENAI_ENTRIES``, which OpenAI's archives keep, and so
+        does a state dict saved from one (``torch.jit.load(f).state_dict()``).
+    """
     import open_clip
     try:
-        incompatible = open_clip.load_checkpoint(
-            model, path, strict=False, weights_only=True)
+        if _is_torchscript(path):
+            state_dict = torch.jit.load(path, map_location='cpu').state_dict()
+            incompatible = model.load_state_dict(state_dict, strict=False)
+        else:
+            incompatible = open_clip.load_checkpoint(
+                model, path, strict=False, weights_only=True)
     except RuntimeError as err:
         raise ValueError(
             f'CLIP checkpoint {path!r} does not match the architecture '
             f'{source}: {err}') from err
     missing = list(getattr(incompatible, 'missing_keys', []))
     unexpected = list(getattr(incompatible, 'unexpected_keys', []))
+    openai = set(OPENAI_ENTRIES) <= set(unexpected)
+    if openai:
+        unexpected = [key for key in unexpected if key not in OPENAI_ENTRIES]
     if missing or unexpected:
         raise ValueError(
             f'CLIP checkpoint {path!r} does not match the architecture '
             f'{source}: missing keys {missing[:10]}'
             f'{" ..." if len(missing) > 10 else ""}, unexpected keys '
             f'{unexpected[:10]}{" ..." if len(unexpected) > 10 else ""}')
+    return openai
 
 
 def _create_tagged(open_clip, model_name: str, pretrained: Optional[str],
