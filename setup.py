@@ -33,6 +33,7 @@ setup(
         'mim': parse_requirements('mminstall.txt'),
         'tests': parse_requirements('tests.txt'),
         'optional': parse_requirements('optional.txt'),
+        'webui': parse_requirements('webui.txt'),
     },
     zip_safe=False,
 )

@@ -1,0 +1,296 @@
+"""The web demo in a real browser: headless Chromium drives the page.
+
+Starts ``tools/webui.py`` with a random tiny model on a free local port,
+uploads an image, types class names, waits for the result and checks the
+legend against the label map PNG the page offers; saves the screenshot the
+README shows (taken with the demo's trained model:
+``MROVSEG_WEBUI_TEST_CHECKPOINT=work_dirs/demo/iter_600.pth`` serves that
+checkpoint of the tiny config instead of a random one). Needs gradio, selenium and Debian's chromium and
+chromium-driver (``bash tools/install/webui_deps.sh``): without them the
+test is skipped, except under CI, where it fails.
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from mrovseg_mmseg.apis import OVSegInferencer
+from mrovseg_mmseg.datasets.synthetic_shapes import SHAPE_CLASSES
+from mrovseg_mmseg.webui.page import write_examples
+
+pytestmark = pytest.mark.slow
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
+CONFIG = os.path.join(ROOT, 'configs', 'mrovseg_tiny_shapes64.py')
+SCREENSHOT = os.path.join(ROOT, 'docs', 'images', 'webui.png')
+# without these, Chromium reaches out to Google's services at start-up
+CHROMIUM_FLAGS = [
+    '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
+    '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', '--window-size=1400,1250'
+]
+# straight to the local server, whatever proxy the environment names
+OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+START_TIMEOUT = 180
+RESULT_TIMEOUT = 120
+
+
+def require(what: str, present: bool) -> None:
+    """Skip without a dependency; under CI, which installs them, fail."""
+    if present:
+        return
+    message = (f'{what} is missing: install the browser test\'s dependencies '
+               'with `bash tools/install/webui_deps.sh`')
+    if os.environ.get('CI'):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def _importable(name: str) -> bool:
+    try:
+        __import__(name)
+    except ImportError:
+        return False
+    return True
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def read_log(path) -> str:
+    with open(path, encoding='utf-8', errors='replace') as file:
+        return file.read()[-6000:]
+
+
+@pytest.fixture(scope='module')
+def server(tmp_path_factory):
+    """URL and log file of the page serving a random tiny model."""
+    require('gradio', _importable('gradio'))
+    folder = tmp_path_factory.mktemp('webui')
+    checkpoint = os.environ.get('MROVSEG_WEBUI_TEST_CHECKPOINT')
+    if checkpoint:
+        checkpoint = os.path.abspath(checkpoint)
+    else:
+        checkpoint = folder / 'random_tiny.pth'
+        model = OVSegInferencer(CONFIG, device='cpu').model
+        torch.save(
+            dict(
+                state_dict=model.state_dict(),
+                meta=dict(dataset_meta=dict(classes=SHAPE_CLASSES))),
+            checkpoint)
+    port = free_port()
+    log_path = folder / 'server.log'
+    env = dict(
+        os.environ,
+        GRADIO_ANALYTICS_ENABLED='False',
+        GRADIO_TEMP_DIR=str(folder / 'gradio'),
+        PYTHONUNBUFFERED='1')
+    env['TMPDIR'] = str(folder)
+    with open(log_path, 'w') as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                os.path.join(ROOT, 'tools', 'webui.py'), '--config', CONFIG,
+                '--checkpoint',
+                str(checkpoint), '--port',
+                str(port), '--device', 'cpu'
+            ],
+            cwd=str(folder),
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True)
+    url = f'http://127.0.0.1:{port}/'
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f'the web demo exited with status '
+                            f'{process.returncode}:\n{read_log(log_path)}')
+            try:
+                with OPENER.open(url, timeout=5) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f'the web demo did not answer on {url} within '
+                            f'{START_TIMEOUT} s:\n{read_log(log_path)}')
+            time.sleep(0.5)
+        yield url, log_path
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        leftovers = list(folder.glob('mrovseg_webui_*'))
+        assert not leftovers, f'the web demo left {leftovers} behind'
+
+
+@pytest.fixture
+def browser(tmp_path):
+    require('selenium', _importable('selenium'))
+    chromium = shutil.which('chromium')
+    chromedriver = shutil.which('chromedriver')
+    require("Debian's chromium", chromium is not None)
+    require("Debian's chromium-driver", chromedriver is not None)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in CHROMIUM_FLAGS + [f'--user-data-dir={tmp_path / "profile"}']:
+        options.add_argument(flag)
+    options.set_capability('goog:loggingPrefs', {'performance': 'ALL'})
+    driver = webdriver.Chrome(
+        service=Service(executable_path=chromedriver), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def wait_for(driver, condition, what: str, log_path, timeout: float):
+    """Poll ``condition(driver)`` until truthy; fail with the page state."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            value = condition(driver)
+        except Exception:  # the page is still changing
+            value = None
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            status = driver.execute_script(
+                "const s = document.querySelector('#status');"
+                "return s ? s.innerText : '(no status)';")
+            pytest.fail(f'timed out after {timeout} s waiting for {what}; '
+                        f'status on the page: {status!r}\nserver log:\n'
+                        f'{read_log(log_path)}')
+        time.sleep(0.25)
+
+
+def set_classes(driver, text: str) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    box = driver.find_element(By.CSS_SELECTOR, '#classes textarea')
+    box.send_keys(Keys.CONTROL, 'a')
+    box.send_keys(Keys.DELETE)
+    box.send_keys(text)
+
+
+def status_of(driver):
+    from selenium.webdriver.common.by import By
+    found = driver.find_elements(By.CSS_SELECTOR, '#status .mrovseg-status')
+    if not found:
+        return None
+    return found[0].get_attribute('class').split()[-1], found[0].text
+
+
+def image_loaded(driver, selector: str):
+    """(width, height) of a loaded <img>, else None."""
+    size = driver.execute_script(
+        'const img = document.querySelector(arguments[0]);'
+        'return img && img.complete && img.naturalWidth > 0 ? '
+        '[img.naturalWidth, img.naturalHeight] : null;', selector)
+    return tuple(size) if size else None
+
+
+def test_upload_classes_and_result_in_chromium(server, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+    url, log_path = server
+    started = time.monotonic()
+    upload = str(tmp_path / 'upload.png')
+    os.rename(write_examples(str(tmp_path), count=1)[0], upload)
+    browser.get(url)
+    wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, '#segment'),
+             'the page to load', log_path, 60)
+    browser.find_element(By.CSS_SELECTOR,
+                         '#input-image input[type=file]').send_keys(upload)
+    wait_for(browser, lambda d: image_loaded(d, '#input-image img'),
+             'the uploaded image to show', log_path, 30)
+
+    # bad input: a message on the page, no result
+    set_classes(browser, 'sky\nSky')
+    browser.find_element(By.CSS_SELECTOR, '#segment').click()
+    kind, text = wait_for(browser, status_of, 'the error message', log_path,
+                          RESULT_TIMEOUT)
+    assert kind == 'error'
+    assert "line 2 ('Sky') duplicates line 1 ('sky')" in text
+    assert not browser.find_elements(By.CSS_SELECTOR, '#legend td.name')
+
+    set_classes(browser, '\n'.join(SHAPE_CLASSES))
+    browser.find_element(By.CSS_SELECTOR, '#segment').click()
+    wait_for(browser, lambda d: (status_of(d) or ('', ''))[0] == 'ok',
+             'the result', log_path, RESULT_TIMEOUT)
+    names = [
+        cell.text
+        for cell in browser.find_elements(By.CSS_SELECTOR, '#legend td.name')
+    ]
+    overlay = wait_for(browser, lambda d: image_loaded(d, '#overlay img'),
+                       'the overlay image', log_path, 30)
+    label_view = wait_for(browser,
+                          lambda d: image_loaded(d, '#label-map img'),
+                          'the label map image', log_path, 30)
+    assert overlay == label_view == (256, 256)
+    assert 'classes found in' in status_of(browser)[1]
+
+    # the legend names exactly the classes the label map PNG contains
+    link = browser.find_element(By.CSS_SELECTOR, '#download a[download]')
+    href = urllib.parse.urljoin(url, link.get_attribute('href'))
+    with OPENER.open(href, timeout=30) as response:
+        data = np.frombuffer(response.read(), np.uint8)
+    labels = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    assert labels.shape == (256, 256) and labels.dtype == np.uint8
+    assert names and sorted(names) == sorted(SHAPE_CLASSES[i]
+                                             for i in np.unique(labels))
+    areas = [
+        cell.text
+        for cell in browser.find_elements(By.CSS_SELECTOR, '#legend td.area')
+    ]
+    assert len(areas) == len(names) and all(a.endswith('%') for a in areas)
+
+    os.makedirs(os.path.dirname(SCREENSHOT), exist_ok=True)
+    assert browser.save_screenshot(SCREENSHOT)
+    with Image.open(SCREENSHOT) as shot:
+        assert shot.size[0] >= 1000
+
+    # the first example fills the image and the classes
+    set_classes(browser, 'cat')
+    browser.find_element(By.CSS_SELECTOR,
+                         '#examples [data-testid="dataset-cell-0-0"]').click()
+    wait_for(
+        browser, lambda d: d.find_element(By.CSS_SELECTOR, '#classes textarea'
+                                          ).get_attribute('value') ==
+        '\n'.join(SHAPE_CLASSES), 'the example\'s classes', log_path, 30)
+    browser.find_element(By.CSS_SELECTOR, '#segment').click()
+    wait_for(browser, lambda d: "'shapes_1.png'" in status_of(d)[1],
+             'the result of the example', log_path, RESULT_TIMEOUT)
+    # every request the page made went to this machine
+    hosts = set()
+    for entry in browser.get_log('performance'):
+        message = json.loads(entry['message'])['message']
+        if message['method'] == 'Network.requestWillBeSent':
+            parsed = urllib.parse.urlparse(message['params']['request']['url'])
+            if parsed.scheme in ('http', 'https', 'ws', 'wss'):
+                hosts.add(parsed.hostname)
+    assert hosts == {'127.0.0.1'}
+
+    print(f'browser session took {time.monotonic() - started:.1f} s')
