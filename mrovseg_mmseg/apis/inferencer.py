@@ -314,15 +314,20 @@ class OVSegInferencer:
                     inputs=[packed['inputs']],
                     data_samples=[packed['data_samples']]), False)
             del packed
+            inputs, cropped = self.model.crop_padding(data['inputs'],
+                                                      data['data_samples'])
+            meta = dict(data['data_samples'][0].metainfo)
+            if cropped:
+                meta.pop('img_padding_size', None)
+                meta.pop('padding_size', None)
             with self._autocast():
-                cls_logits, mask_logits = self.model(
-                    data['inputs'], data['data_samples'], mode='tensor')
+                output = self.model.predict_masks(inputs)
             masks = self.model.restore_masks(
-                mask_logits.float(), data['inputs'].shape[-2:],
-                data['data_samples'][0].metainfo)  # (1, N, h, w)
-            label_map, found, prob_maps = self._score(cls_logits.float(),
-                                                      masks, (height, width),
-                                                      return_probs)
+                output.mask_logits.float(), inputs.shape[-2:], meta,
+                output.mask_region)  # (1, N, h, w)
+            label_map, found, prob_maps = self._score(
+                output.cls_logits.float(), masks, (height, width),
+                return_probs)
         return OVSegResult(
             source=source,
             label_map=label_map,

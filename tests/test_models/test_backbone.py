@@ -43,7 +43,8 @@ def test_slice_maps_are_per_slice_clip_tokens_in_grid_order(
     torch.manual_seed(2)
     images = torch.randn(1, 3, 64, 96)
     features = backbone(images)
-    assert (features.layout.slice_rows, features.layout.slice_cols) == (2, 3)
+    assert features.layout.slice_offsets == ((0, 4), (0, 4, 8))
+    assert features.layout.slice_grid == (8, 12)
     restored = features.slice_maps[0]
     assert restored.shape == (1, 64, 8, 12)
     visual = tiny_clip_reference.visual

@@ -1,10 +1,13 @@
 """Multi-grained masked-attention classifier reuses CLIP's [CLS] path."""
+from dataclasses import replace
+
 import pytest
 import torch
 import torch.nn.functional as F
 
 from mrovseg_mmseg.models.backbones import MultiResCLIPViT
 from mrovseg_mmseg.models.decode_heads import MultiGrainedMaskClassifier
+from mrovseg_mmseg.models.utils.clip_block import project_qkv
 
 
 def build_backbone(cfg, ckpt, **kwargs):
@@ -26,7 +29,7 @@ def build_classifier(**kwargs):
 def test_queries_reproduce_encode_image(tiny_clip_cfg, tiny_clip_checkpoint,
                                         tiny_clip_reference):
     backbone = build_backbone(tiny_clip_cfg, tiny_clip_checkpoint)
-    classifier = build_classifier()
+    classifier = build_classifier(attend_cls_key=True)
     images = torch.randn(2, 3, 32, 32)
     features = backbone(images)
     zeros = torch.zeros(2, 4, 5, 16)
@@ -48,8 +51,9 @@ def test_without_local_tokens_the_global_view_decides(
                          align_corners=False, antialias=True)
     with torch.no_grad():
         expected = F.normalize(tiny_clip_reference.encode_image(view), dim=-1)
-        global_only = build_classifier(use_local_tokens=False).embed(features)
-        multi_grained = build_classifier().embed(features)
+        global_only = build_classifier(
+            use_local_tokens=False, attend_cls_key=True).embed(features)
+        multi_grained = build_classifier(attend_cls_key=True).embed(features)
     torch.testing.assert_close(global_only,
                                expected[:, None].expand_as(global_only),
                                rtol=1e-5, atol=1e-5)
@@ -84,3 +88,84 @@ def test_trainable_parameters(tiny_clip_cfg, tiny_clip_checkpoint):
     assert names == {'query_pos', 'no_object_embed'}
     with pytest.raises(ValueError, match='num_queries=0'):
         MultiGrainedMaskClassifier(num_queries=0, embed_dims=64, proj_dims=32)
+
+
+def _perturbed(features, indices, amount=50.0):
+    """A copy of ``features`` whose values at key ``indices`` are moved."""
+    kv = []
+    for keys, values in features.classifier_kv:
+        values = values.clone()
+        values[:, :, indices] += amount
+        kv.append((keys, values))
+    return replace(features, classifier_kv=kv)
+
+
+@pytest.fixture
+def padded_features(tiny_clip_cfg, tiny_clip_checkpoint):
+    """A 64 x 85 image: the global view pads a token row, the slice canvas
+    (2 x 3 windows of 32 px) a token column."""
+    backbone = build_backbone(tiny_clip_cfg, tiny_clip_checkpoint,
+                              slice_ratio=0.5, fusion_layers=(0, 2))
+    torch.manual_seed(3)
+    return backbone(torch.randn(1, 3, 64, 85))
+
+
+def test_keys_that_show_no_image_get_no_attention(padded_features):
+    features = padded_features
+    layout = features.layout
+    assert layout.global_valid == (3, 4) and layout.slice_valid == (8, 11)
+    num_global = features.num_global_keys
+    padded = torch.cat([
+        1 + (~layout.global_key_valid()).nonzero().flatten(),
+        num_global + (~layout.slice_key_valid()).nonzero().flatten()
+    ])
+    assert len(padded) == 4 + 2 * 4  # a global row, a slice column
+    classifier = build_classifier()
+    torch.manual_seed(4)
+    global_bias = torch.randn(1, 4, 5, 16)
+    local_bias = torch.randn(1, 4, 5, 8 * 12)
+    with torch.no_grad():
+        embeds = classifier.embed(features, global_bias, local_bias)
+        moved = classifier.embed(_perturbed(features, padded), global_bias,
+                                 local_bias)
+        valid_moved = classifier.embed(_perturbed(features, [1, num_global]),
+                                       global_bias, local_bias)
+    torch.testing.assert_close(moved, embeds, rtol=0, atol=1e-6)
+    assert not torch.allclose(valid_moved, embeds, atol=1e-3)
+
+
+@pytest.mark.parametrize('attend_cls_key', [False, True])
+def test_cls_key_switch(padded_features, attend_cls_key):
+    classifier = build_classifier(attend_cls_key=attend_cls_key)
+    with torch.no_grad():
+        embeds = classifier.embed(padded_features)
+        moved = classifier.embed(_perturbed(padded_features, [0]))
+    assert torch.allclose(moved, embeds, atol=1e-6) != attend_cls_key
+
+
+@pytest.mark.parametrize('ratio', [0.5, 0.75])
+def test_high_resolution_keys_sit_at_their_tokens(tiny_clip_cfg,
+                                                  tiny_clip_checkpoint,
+                                                  ratio):
+    """Each slice key is the key of the slice token the layout places at its
+    position (where no other slice overlaps it, the restored map holds
+    exactly that token)."""
+    backbone = build_backbone(tiny_clip_cfg, tiny_clip_checkpoint,
+                              slice_ratio=ratio, fusion_layers=(2, ))
+    torch.manual_seed(5)
+    features = backbone(torch.randn(1, 3, 64, 85))
+    layout = features.layout
+    assert layout.has_slices
+    restored = features.slice_maps[0]  # layer 2 = input of block 2
+    block = backbone.visual.transformer.resblocks[2]
+    # (1, C, H', W') -> (1, H'W', C) -> keys (1, heads, H'W', d)
+    _, reference, _ = project_qkv(block, restored.flatten(2).transpose(1, 2))
+    positions = layout.slice_key_positions()
+    counts = torch.bincount(positions, minlength=reference.shape[2])
+    single = counts[positions] == 1
+    if ratio > 0.5:
+        assert (~single).any(), 'an overlapping grid overlaps somewhere'
+    keys = features.classifier_kv[0][0][:, :, features.num_global_keys:]
+    torch.testing.assert_close(keys[:, :, single],
+                               reference[:, :, positions[single]],
+                               rtol=1e-5, atol=1e-5)

@@ -81,3 +81,20 @@ def test_global_view_keeps_aspect_and_pads():
     assert view[..., 16:, :].abs().max() == 0
     torch.testing.assert_close(view[..., :16, :],
                                torch.ones(1, 3, 16, 32))
+
+
+@pytest.mark.parametrize('size', [(640, 1), (640, 2), (1, 640)])
+def test_global_view_of_a_strip_shows_the_strip(size):
+    """A strip's view is its own downsampling, whatever its orientation
+    (torch's antialiased kernel alone gets a one-pixel-wide output wrong)."""
+    length = max(size)
+    ramp = torch.arange(length, dtype=torch.float32)
+    images = (ramp[:, None] if size[0] > 1 else ramp[None]).expand(
+        *size)[None, None]
+    view, covered = global_view(images, 32)
+    assert max(covered) == 32
+    line = view[0, 0, :covered[0], 0] if size[0] > 1 else view[0, 0, 0, :32]
+    # a ramp's antialiased 20x downsampling: away from the ends, the means
+    # of runs of 20 values
+    expected = ramp.view(32, 20).mean(dim=1)
+    torch.testing.assert_close(line[1:-1], expected[1:-1], atol=0.01, rtol=0)

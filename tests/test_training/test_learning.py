@@ -5,6 +5,9 @@ import pytest
 from mmengine.config import Config
 from mmengine.runner import Runner
 
+from mrovseg_mmseg.evaluation.crop_consistency import (DEFAULT_CROPS, WHOLE,
+                                                       crop_consistency)
+
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO, 'configs', 'mrovseg_tiny_shapes64.py')
 
@@ -33,3 +36,17 @@ def test_tiny_model_learns_synthetic_shapes(tmp_path):
     # six classes: a constant prediction scores at most 100/6 ~ 16.7 mIoU
     assert trained > 40.0
     assert trained > untrained + 25.0
+    # the same held-out images cut to non-square windows: the predictions
+    # must stay on their pixels
+    scores = crop_consistency(runner.model.eval(),
+                              runner.val_dataloader.dataset)
+    print('held-out mIoU by window (axis, kept, anchor):',
+          {key: round(value, 2) for key, value in scores.items()})
+    whole = scores[WHOLE]
+    # the two anchors of one cut show different pixels of the same images;
+    # their gap (measured: see docs/design.md) stays well inside 5 points
+    for window in DEFAULT_CROPS:
+        assert scores[window] > whole - 5.0, (
+            f'crop {window}: mIoU {scores[window]:.2f} against {whole:.2f} '
+            'on the whole images')
+

@@ -10,10 +10,10 @@ from torch import Tensor
 from ..utils.clip_block import (check_block_supported, finish_block,
                                 interpolate_pos_embed, project_qkv)
 from ..utils.multi_res_features import (CLIPTail, MultiResFeatures,
-                                        MultiResLayout, valid_tokens)
+                                        MultiResLayout)
 from ..utils.open_clip_loader import build_open_clip
 from .slicing import (SliceGrid, check_slice_ratio, cut_slices, global_view,
-                      plan_slices)
+                      nominal_window, plan_slices, restore_slices)
 
 
 @MODELS.register_module()
@@ -189,9 +189,13 @@ class MultiResCLIPViT(BaseModule):
         batch = images.shape[0]
         height, width = images.shape[-2:]
         global_views, covered = global_view(images, self.clip_input_size)
-        grid = plan_slices((height, width), slice_ratio=self.slice_ratio,
-                           base_size=self.base_size)
-        slice_size = self.slice_size(grid.nominal_window) if grid else None
+        grid = slice_size = None
+        if self.slice_ratio > 0:
+            slice_size = self.slice_size(
+                nominal_window(self.slice_ratio, self.base_size))
+            grid = plan_slices((height, width), slice_ratio=self.slice_ratio,
+                               base_size=self.base_size,
+                               tokens=slice_size // self.patch_size)
         if grid is None:
             global_tokens, global_kv = self._encode_in_chunks(global_views)
             slice_tokens, slice_kv = {}, []
@@ -208,7 +212,7 @@ class MultiResCLIPViT(BaseModule):
             global_tokens, global_kv = self._encode_in_chunks(global_views)
             slice_tokens, slice_kv = self._encode_in_chunks(
                 cut_slices(images, grid, slice_size))
-        layout = self._layout(covered, grid, slice_size)
+        layout = self._layout((height, width), covered, grid)
         features = MultiResFeatures(
             global_maps=[], slice_maps=[], fusion_layers=self.fusion_layers,
             layout=layout)
@@ -216,14 +220,13 @@ class MultiResCLIPViT(BaseModule):
             features.global_maps.append(self._to_map(global_tokens[layer]))
             if grid is not None:
                 features.slice_maps.append(
-                    self._restore_slices(slice_tokens[layer], grid, batch,
-                                         layout.slice_token_grid))
+                    restore_slices(self._to_map(slice_tokens[layer]), grid,
+                                   batch))
         if self.classifier_start_block is not None:
             start = self.classifier_start_block
             features.cls_token = global_tokens[start][:, 0]
             features.classifier_kv = [
-                (self._join_keys(gk, sk, grid, batch, layout),
-                 self._join_keys(gv, sv, grid, batch, layout))
+                (self._join_keys(gk, sk, batch), self._join_keys(gv, sv, batch))
                 for (gk, gv), (sk, sv) in zip(
                     global_kv, slice_kv or [(None, None)] * len(global_kv))
             ]
@@ -258,61 +261,38 @@ class MultiResCLIPViT(BaseModule):
               for i in range(len(parts[0][1]))]
         return tokens, kv
 
-    def _layout(self, covered: Tuple[int, int], grid: Optional[SliceGrid],
-                slice_size: Optional[int]) -> MultiResLayout:
-        global_valid = (valid_tokens(covered[0], self.patch_size),
-                        valid_tokens(covered[1], self.patch_size))
+    def _layout(self, image_size: Tuple[int, int], covered: Tuple[int, int],
+                grid: Optional[SliceGrid]) -> MultiResLayout:
+        # input pixels per global token, per axis: the view shows the image
+        # at covered / image_size of its size
+        global_pixels = tuple(self.patch_size * size / shown
+                              for size, shown in zip(image_size, covered))
         if grid is None:
-            return MultiResLayout(self.token_grid, global_valid)
-        height, width = grid.image_size
-        rows, cols = grid.rows, grid.cols
-        h = w = slice_size // self.patch_size
-        if grid.overlapping:
-            # evenly spread windows span exactly the image when it is larger
-            valid = (rows * h if height >= grid.window else
-                     valid_tokens(height * h, grid.window),
-                     cols * w if width >= grid.window else
-                     valid_tokens(width * w, grid.window))
-        else:
-            valid = (valid_tokens(height * h, grid.window),
-                     valid_tokens(width * w, grid.window))
-        return MultiResLayout(self.token_grid, global_valid, rows, cols,
-                              valid, (h, w))
+            return MultiResLayout(image_size, self.token_grid, global_pixels)
+        return MultiResLayout(
+            image_size, self.token_grid, global_pixels,
+            slice_grid=grid.token_canvas,
+            slice_token_pixels=(grid.token_pixels, ) * 2,
+            slice_token_grid=(grid.tokens, ) * 2,
+            slice_offsets=(grid.token_offsets_y, grid.token_offsets_x))
 
     def _to_map(self, tokens: Tensor) -> Tensor:
-        """(B, 1+hw, C) -> (B, C, h, w), dropping [CLS]."""
-        h, w = self.token_grid
-        return tokens[:, 1:].transpose(1, 2).reshape(tokens.shape[0], -1, h, w)
+        """(V, 1+hw, C) -> (V, C, h, w), dropping [CLS]."""
+        views, length, channels = tokens.shape
+        side = round((length - 1)**0.5)
+        return tokens[:, 1:].transpose(1, 2).reshape(views, channels, side,
+                                                     side)
 
-    def _restore_slices(self, tokens: Tensor, grid: SliceGrid, batch: int,
-                        token_grid: Tuple[int, int]) -> Tensor:
-        """(B*S, 1+hw, C) slice tokens -> (B, C, m*h, n*w) restored map."""
-        h, w = token_grid
-        rows, cols = grid.rows, grid.cols
-        channels = tokens.shape[-1]
-        # (B*S, hw, C) -> (B, m, n, h, w, C) -> (B, C, m, h, n, w)
-        x = tokens[:, 1:].reshape(batch, rows, cols, h, w, channels)
-        x = x.permute(0, 5, 1, 3, 2, 4)
-        return x.reshape(batch, channels, rows * h, cols * w)
-
-    def _join_keys(self, global_x: Tensor, slice_x: Optional[Tensor],
-                   grid: Optional[SliceGrid], batch: int,
-                   layout: MultiResLayout) -> Tensor:
-        """Global keys then restored slice keys: (B, heads, 1+hw+mh*nw, d)."""
-        if grid is None:
+    @staticmethod
+    def _join_keys(global_x: Tensor, slice_x: Optional[Tensor],
+                   batch: int) -> Tensor:
+        """Global keys ([CLS] first) then the slices' patch keys in slice
+        order: (B, heads, 1+hw+S*t*t, d)."""
+        if slice_x is None:
             return global_x
-        restored = self._restore_slice_heads(slice_x, grid, batch,
-                                             layout.slice_token_grid)
-        return torch.cat([global_x, restored], dim=2)
-
-    def _restore_slice_heads(self, x: Tensor, grid: SliceGrid, batch: int,
-                             token_grid: Tuple[int, int]) -> Tensor:
-        """(B*S, heads, 1+hw, d) -> (B, heads, m*h*n*w, d) in grid order."""
-        h, w = token_grid
-        rows, cols = grid.rows, grid.cols
-        heads, dims = x.shape[1], x.shape[-1]
-        # (B*S, heads, hw, d) -> (B, m, n, heads, h, w, d)
-        x = x[:, :, 1:].reshape(batch, rows, cols, heads, h, w, dims)
-        # -> (B, heads, m, h, n, w, d) -> (B, heads, m*h*n*w, d)
-        x = x.permute(0, 3, 1, 4, 2, 5, 6)
-        return x.reshape(batch, heads, rows * h * cols * w, dims)
+        views, heads, length, dims = slice_x.shape
+        # (B*S, heads, 1+tt, d) -> (B, S, heads, tt, d) -> (B, heads, S*tt, d)
+        x = slice_x[:, :, 1:].reshape(batch, views // batch, heads,
+                                      length - 1, dims)
+        x = x.transpose(1, 2).reshape(batch, heads, -1, dims)
+        return torch.cat([global_x, x], dim=2)

@@ -1,6 +1,6 @@
 """MROVSeg decode head: masks, attention biases, classification, losses."""
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -27,10 +27,16 @@ class HeadOutput:
 
     Attributes:
         cls_logits: (B, N, K + 1), last class = no object.
-        mask_logits: (B, N, H'', W'') before sigmoid.
+        mask_logits: (B, N, H'', W'') before sigmoid, over the slice canvas
+            (the global grid without slices), which may reach past the
+            image.
+        mask_region: (rows, cols) of ``mask_logits`` that show the input
+            image, fractional (see :meth:`MultiResLayout.image_region`);
+            None = all of it.
     """
     cls_logits: Tensor
     mask_logits: Tensor
+    mask_region: Optional[Tuple[float, float]] = None
 
 
 @MODELS.register_module()
@@ -149,7 +155,10 @@ class MROVSegHead(BaseModule):
             stage.visual, stage.queries, features.layout)
         cls_logits = self.classifier(features, text_embeds, global_bias,
                                      local_bias)
-        return HeadOutput(cls_logits=cls_logits, mask_logits=mask_logits)
+        return HeadOutput(
+            cls_logits=cls_logits,
+            mask_logits=mask_logits,
+            mask_region=features.layout.image_region(mask_logits.shape[-2:]))
 
     def forward(self, features: MultiResFeatures, adapter: AdapterOutput,
                 text_embeds: Tensor,

@@ -4,6 +4,7 @@ from typing import List, Optional, Sequence
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from mmengine.model import BaseModule
 from mmpretrain.models.backbones.vision_transformer import \
     TransformerEncoderLayer
@@ -27,6 +28,27 @@ class MLP(nn.Sequential):
             if index < num_layers - 1:
                 layers.append(nn.GELU())
         super().__init__(*layers)
+
+
+def encoder_layer_with_bias(layer: TransformerEncoderLayer, x: Tensor,
+                            attn_bias: Optional[Tensor]) -> Tensor:
+    """mmpretrain's ``TransformerEncoderLayer`` with an additive attention
+    bias (B or 1, 1, 1, T) on its keys; ``layer(x)`` when it is None."""
+    if attn_bias is None:
+        return layer(x)
+    attn = layer.attn
+    batch, length, channels = x.shape
+    # (B, T, 3C) -> (B, T, 3, heads, d) -> (3, B, heads, T, d)
+    qkv = attn.qkv(layer.ln1(x)).reshape(batch, length, 3, attn.num_heads,
+                                         attn.head_dims).permute(2, 0, 3, 1, 4)
+    dropout = attn.attn_drop if attn.training else 0.
+    out = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2],
+                                         attn_mask=attn_bias.to(x.dtype),
+                                         dropout_p=dropout)
+    # (B, heads, T, d) -> (B, T, C)
+    out = out.transpose(1, 2).reshape(batch, length, channels)
+    x = x + attn.out_drop(attn.gamma1(attn.proj_drop(attn.proj(out))))
+    return layer.ffn(layer.ln2(x), identity=x)
 
 
 @dataclass
@@ -75,6 +97,11 @@ class MultiResAdapter(BaseModule):
             stage is returned for deep supervision (the last block is always
             the final stage).
         mlp_ratio: FFN width / D.
+        attend_padding: let the blocks attend to visual tokens that show no
+            image (padding of the slice canvas or of the global view). Off
+            by default: training crops fill the canvas, so padding tokens
+            are never seen in training, and with them masked a prediction
+            does not depend on how much padding an image gets.
         with_cp: recompute each block in the backward pass instead of storing
             its activations (``torch.utils.checkpoint``) while training.
             Off by default: it trades about one extra forward pass of the
@@ -95,6 +122,7 @@ class MultiResAdapter(BaseModule):
                  scale_fusion: str = 'scale_attn',
                  deep_supervision_blocks: Sequence[int] = (),
                  mlp_ratio: float = 4.0,
+                 attend_padding: bool = False,
                  with_cp: bool = False,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
@@ -120,6 +148,7 @@ class MultiResAdapter(BaseModule):
         self.num_queries = num_queries
         self.embed_dims = embed_dims
         self.with_cp = with_cp
+        self.attend_padding = attend_padding
         self.deep_supervision_blocks = tuple(sorted(deep_supervision_blocks))
         self.input_proj = nn.Linear(in_channels, embed_dims)
         self.queries = nn.Parameter(torch.zeros(num_queries, embed_dims))
@@ -134,6 +163,10 @@ class MultiResAdapter(BaseModule):
                 embed_dims=embed_dims, num_heads=num_heads,
                 feedforward_channels=int(embed_dims * mlp_ratio))
             for _ in range(num_blocks))
+        for block in self.blocks:
+            if block.attn.v_shortcut:
+                raise ValueError('adapter blocks with v_shortcut are not '
+                                 'supported.')
         self.norm = nn.LayerNorm(embed_dims)
         self.query_mlp = MLP(embed_dims, embed_dims, embed_dims, 3)
 
@@ -155,6 +188,20 @@ class MultiResAdapter(BaseModule):
         visual = visual.transpose(1, 2).reshape(batch, -1, *grid)
         return AdapterStage(visual=visual, queries=self.query_mlp(queries))
 
+    def _padding_bias(self, features: MultiResFeatures,
+                      tokens: Tensor) -> Optional[Tensor]:
+        """(1, 1, 1, N + H'W') key bias, -inf on padding tokens; None if the
+        image fills the grid or padding is attended."""
+        if self.attend_padding:
+            return None
+        valid = features.layout.visual_valid_mask(tokens.device)
+        if bool(valid.all()):
+            return None
+        keep = torch.cat([valid.new_ones(self.num_queries), valid])
+        bias = torch.zeros(keep.shape, device=tokens.device,
+                           dtype=tokens.dtype)
+        return bias.masked_fill(~keep, float('-inf')).view(1, 1, 1, -1)
+
     def forward(self, features: MultiResFeatures) -> AdapterOutput:
         stem_slice, stem_global = self._layer_maps(features, 0)
         stem = stem_slice if stem_slice is not None else stem_global
@@ -163,6 +210,7 @@ class MultiResAdapter(BaseModule):
         tokens = self.input_proj(stem.flatten(2).transpose(1, 2))
         queries = self.queries.to(tokens.dtype).expand(batch, -1, -1)
         x = torch.cat([queries, tokens], dim=1)
+        attn_bias = self._padding_bias(features, tokens)
         fused_maps = {}
         output = AdapterOutput(final=None, fused_maps=fused_maps)
         for index, block in enumerate(self.blocks):
@@ -176,9 +224,10 @@ class MultiResAdapter(BaseModule):
                     1, 2)
                 x = torch.cat([x[:, :self.num_queries], visual], dim=1)
             if self.with_cp and self.training and x.requires_grad:
-                x = checkpoint(block, x, use_reentrant=False)
+                x = checkpoint(encoder_layer_with_bias, block, x, attn_bias,
+                               use_reentrant=False)
             else:
-                x = block(x)
+                x = encoder_layer_with_bias(block, x, attn_bias)
             if index in self.deep_supervision_blocks:
                 output.intermediate.append(self._stage(x, grid))
                 output.intermediate_blocks.append(index)

@@ -68,17 +68,19 @@ class MultiResFusion(BaseModule):
         """Fused map F.
 
         Args:
-            slice_map: (B, C, m*h, n*w) restored slice tokens, or None when
-                there are no slices (then F is the projected global map).
+            slice_map: (B, C, H', W') slice tokens on the slice canvas, or
+                None when there are no slices (then F is the projected global
+                map).
             global_map: (B, C, h, w) global-view tokens.
 
         Returns:
-            (B, D, m*h, n*w), or (B, D, h, w) without slices.
+            (B, D, H', W'), or (B, D, h, w) without slices.
         """
         global_feat = self.global_proj(global_map)
         if slice_map is None:
             return global_feat
-        local = self.spatial(slice_map)
+        # the 3x3 conv sees zeros past the image, as at a training crop's edge
+        local = self.spatial(layout.zero_padding(slice_map))
         if self.scale_fusion == 'scale_attn':
             # a_l at the global grid from H_l pooled onto it, (B, D, h, w)
             attn = torch.sigmoid(

@@ -11,6 +11,7 @@ from torch import Tensor
 
 from ..decode_heads.mrovseg_head import HeadOutput
 from ..text_encoders.vocabulary import parse_vocabulary
+from ..utils.resampling import resize_region
 
 VOCABULARY_MODES = ('train', 'test')
 
@@ -117,16 +118,25 @@ class MROVSeg(BaseSegmentor):
                                      self.text_embeds('train'), data_samples)
 
     def _forward(self, inputs: Tensor, data_samples: OptSampleList = None):
-        """Final-stage class logits (B, N, K+1) and mask logits (B, N, h, w)."""
+        """Final-stage class logits (B, N, K+1) and mask logits (B, N, h, w).
+
+        The mask logits cover the slice canvas, which may reach past the
+        image; :meth:`predict_masks` also says which part shows it.
+        """
         output = self._run(inputs, 'test')[-1]
         return output.cls_logits, output.mask_logits
+
+    def predict_masks(self, inputs: Tensor) -> HeadOutput:
+        """Final-stage output for the test vocabulary, with the region of
+        the mask logits that shows the input."""
+        return self._run(inputs, 'test')[-1]
 
     def encode_decode(self, inputs: Tensor,
                       batch_img_metas: List[dict]) -> Tensor:
         """Class scores (B, K, H, W) at the input size."""
         output = self._run(inputs, 'test')[-1]
-        masks = F.interpolate(output.mask_logits, size=inputs.shape[-2:],
-                              mode='bilinear', align_corners=False)
+        masks = resize_region(output.mask_logits, output.mask_region,
+                              inputs.shape[-2:])
         return self.decode_head.semantic_scores(output.cls_logits, masks)
 
     # --------------------------------------------------------------- predict
@@ -140,13 +150,43 @@ class MROVSeg(BaseSegmentor):
         if data_samples is None:
             data_samples = [None] * inputs.shape[0]
         with torch.inference_mode():
+            inputs, cropped = self.crop_padding(inputs, data_samples)
             output = self._run(inputs, 'test')[-1]
             return self.postprocess_masks(output, inputs.shape[-2:],
-                                          data_samples)
+                                          data_samples,
+                                          padding_cropped=cropped)
 
-    def postprocess_masks(self, output: HeadOutput, input_size,
-                          data_samples: SampleList) -> SampleList:
-        """Per image: masks to the original size, then Eq. 9 and argmax."""
+    @staticmethod
+    def crop_padding(inputs: Tensor,
+                     data_samples: OptSampleList) -> Tuple[Tensor, bool]:
+        """Drop the data preprocessor's padding from a test batch.
+
+        Padding added by ``SegDataPreProcessor(test_cfg=...)`` is not image:
+        cut off, it is seen by the model as padding of the global view and
+        of the slice canvas, which are masked out. Returns the inputs and
+        whether they were cropped (all images must share one padding).
+        """
+        pads = {
+            _padding(sample.metainfo) if sample is not None else None
+            for sample in data_samples
+        }
+        if len(pads) != 1 or None in pads or not any(next(iter(pads))):
+            return inputs, False
+        left, right, top, bottom = next(iter(pads))
+        height, width = inputs.shape[-2:]
+        return inputs[..., top:height - bottom, left:width - right], True
+
+    def postprocess_masks(self,
+                          output: HeadOutput,
+                          input_size,
+                          data_samples: SampleList,
+                          padding_cropped: bool = False) -> SampleList:
+        """Per image: masks to the original size, then Eq. 9 and argmax.
+
+        Args:
+            padding_cropped: the inputs were cut to the images already
+                (:meth:`crop_padding`), the padding in the metainfo is gone.
+        """
         from mmseg.structures import SegDataSample
         results = []
         for index, sample in enumerate(data_samples):
@@ -154,8 +194,12 @@ class MROVSeg(BaseSegmentor):
                 sample = SegDataSample()
                 sample.set_metainfo(dict(ori_shape=tuple(input_size),
                                          img_shape=tuple(input_size)))
+            meta = dict(sample.metainfo)
+            if padding_cropped:
+                meta.pop('img_padding_size', None)
+                meta.pop('padding_size', None)
             masks = self.restore_masks(output.mask_logits[index:index + 1],
-                                       input_size, sample.metainfo)
+                                       input_size, meta, output.mask_region)
             ori_shape = tuple(
                 sample.metainfo.get('ori_shape', masks.shape[-2:]))[:2]
             labels, scores = self._label_map(
@@ -167,7 +211,10 @@ class MROVSeg(BaseSegmentor):
         return results
 
     @staticmethod
-    def restore_masks(mask_logits: Tensor, input_size, meta: dict) -> Tensor:
+    def restore_masks(mask_logits: Tensor,
+                      input_size,
+                      meta: dict,
+                      region: Optional[Tuple[float, float]] = None) -> Tensor:
         """Mask logits of one image at its input size, padding and flip undone.
 
         Args:
@@ -175,13 +222,17 @@ class MROVSeg(BaseSegmentor):
             input_size: (H_in, W_in) of the (padded) network input.
             meta: the image's metainfo (``img_padding_size`` or
                 ``padding_size``, ``flip``, ``flip_direction``).
+            region: (rows, cols) of ``mask_logits`` that show the network
+                input (``HeadOutput.mask_region``); the rest is the padding
+                of the slice canvas or of the global view. None = all.
 
         Returns:
             (1, N, H', W') logits on the un-padded, un-flipped input.
         """
-        masks = F.interpolate(mask_logits, size=tuple(input_size),
-                              mode='bilinear', align_corners=False)
-        pad = meta.get('img_padding_size', meta.get('padding_size'))
+        if region is None:
+            region = mask_logits.shape[-2:]
+        masks = resize_region(mask_logits, region, tuple(input_size))
+        pad = _padding(meta)
         if pad is not None:
             left, right, top, bottom = pad
             masks = masks[..., top:masks.shape[-2] - bottom,
@@ -205,6 +256,12 @@ class MROVSeg(BaseSegmentor):
                 scores.append(chunk.permute(2, 0, 1))  # (r, W, K) -> (K, r, W)
         label_map = torch.cat(labels, dim=0)[None]
         return label_map, (torch.cat(scores, dim=1) if keep_scores else None)
+
+
+def _padding(meta: dict) -> Optional[Tuple[int, int, int, int]]:
+    """(left, right, top, bottom) padding of the data preprocessor, or None."""
+    pad = meta.get('img_padding_size', meta.get('padding_size'))
+    return None if pad is None else tuple(int(p) for p in pad)
 
 
 def score_rows(cls_logits: Tensor,

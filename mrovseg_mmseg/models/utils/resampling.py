@@ -1,0 +1,69 @@
+"""Bilinear resampling of the part of a map that shows the image."""
+import math
+from typing import Tuple
+
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def resize_region(maps: Tensor, region: Tuple[float, float],
+                  size: Tuple[int, int]) -> Tensor:
+    """Bilinear resize of the top-left ``region`` of ``maps`` to ``size``.
+
+    Output pixel (i, j) samples ``maps`` at ``((i + 0.5) * rows / H - 0.5,
+    (j + 0.5) * cols / W - 0.5)``, the sampling of ``F.interpolate(...,
+    align_corners=False)``, where ``(rows, cols) = region`` may be fractional
+    and may reach past the map (its border is repeated there). This equals
+    resizing ``maps`` to ``size * map_size / region`` and keeping the top-left
+    ``size`` pixels, without forming the larger map: it is how a map that
+    covers a padded canvas is brought onto the image it shows.
+
+    Args:
+        maps: (B, C, h, w).
+        region: (rows, cols) of ``maps`` pixels the output covers.
+        size: (H, W) of the output.
+
+    Returns:
+        (B, C, H, W).
+    """
+    rows, cols = (float(r) for r in region)
+    if rows <= 0 or cols <= 0:
+        raise ValueError(f'region={region} must be positive.')
+    height, width = maps.shape[-2:]
+    if (rows, cols) == (height, width):
+        if (height, width) == tuple(size):
+            return maps
+        return F.interpolate(maps, size=tuple(size), mode='bilinear',
+                             align_corners=False)
+    need = []
+    for extent, length in ((rows, height), (cols, width)):
+        # the last output pixel reads source pixels up to ceil(extent)
+        wanted = math.ceil(extent) + 1
+        need.append(length if math.ceil(extent) <= length < wanted else
+                    wanted)
+    pad_h, pad_w = max(0, need[0] - height), max(0, need[1] - width)
+    maps = maps[..., :need[0], :need[1]]
+    if pad_h or pad_w:
+        maps = F.pad(maps, (0, pad_w, 0, pad_h), mode='replicate')
+    out = F.interpolate(maps, scale_factor=(size[0] / rows, size[1] / cols),
+                        mode='bilinear', align_corners=False,
+                        recompute_scale_factor=False)
+    return out[..., :size[0], :size[1]]
+
+
+def resize_bilinear(images: Tensor, size: Tuple[int, int],
+                    antialias: bool) -> Tensor:
+    """``F.interpolate(images, size, mode='bilinear', align_corners=False,
+    antialias=antialias)`` for (B, C, H, W) images of any shape.
+
+    torch's antialiased bilinear kernel mixes up the rows when the output is
+    one pixel wide (a one-pixel-wide strip's global view); that case is
+    resized transposed, where the kernel is right.
+    """
+    if antialias and size[1] == 1 and size[0] > 1:
+        # (B, C, H, W) -> (B, C, W, H), resized, and back
+        return F.interpolate(images.transpose(-2, -1), size=(1, size[0]),
+                             mode='bilinear', align_corners=False,
+                             antialias=True).transpose(-2, -1)
+    return F.interpolate(images, size=tuple(size), mode='bilinear',
+                         align_corners=False, antialias=antialias)
