@@ -141,6 +141,8 @@ def server(tmp_path_factory):
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
+        print(f'web demo log (shown when a test failed):\n'
+              f'{read_log(log_path)}')
         leftovers = list(folder.glob('mrovseg_webui_*'))
         assert not leftovers, f'the web demo left {leftovers} behind'
 
@@ -222,16 +224,26 @@ def test_upload_classes_and_result_in_chromium(server, browser, tmp_path):
     browser.get(url)
     wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, '#segment'),
              'the page to load', log_path, 60)
+
+    # bad input: a message on the page, no result
+    broken = tmp_path / 'broken.png'
+    broken.write_bytes(b'\x89PNG\r\n\x1a\n not an image')
+    browser.find_element(By.CSS_SELECTOR,
+                         '#input-image input[type=file]').send_keys(
+                             str(broken))
+    browser.find_element(By.CSS_SELECTOR, '#segment').click()
+    kind, text = wait_for(browser, status_of, 'the error message', log_path,
+                          RESULT_TIMEOUT)
+    assert kind == 'error' and "cannot decode 'broken.png'" in text
     browser.find_element(By.CSS_SELECTOR,
                          '#input-image input[type=file]').send_keys(upload)
     wait_for(browser, lambda d: image_loaded(d, '#input-image img'),
              'the uploaded image to show', log_path, 30)
-
-    # bad input: a message on the page, no result
     set_classes(browser, 'sky\nSky')
     browser.find_element(By.CSS_SELECTOR, '#segment').click()
-    kind, text = wait_for(browser, status_of, 'the error message', log_path,
-                          RESULT_TIMEOUT)
+    kind, text = wait_for(
+        browser, lambda d: 'duplicates' in status_of(d)[1] and status_of(d),
+        'the duplicate class message', log_path, RESULT_TIMEOUT)
     assert kind == 'error'
     assert "line 2 ('Sky') duplicates line 1 ('sky')" in text
     assert not browser.find_elements(By.CSS_SELECTOR, '#legend td.name')
@@ -283,6 +295,29 @@ def test_upload_classes_and_result_in_chromium(server, browser, tmp_path):
     browser.find_element(By.CSS_SELECTOR, '#segment').click()
     wait_for(browser, lambda d: "'shapes_1.png'" in status_of(d)[1],
              'the result of the example', log_path, RESULT_TIMEOUT)
+    # two pages at once: both are answered, each with its own classes
+    first = browser.current_window_handle
+    browser.switch_to.new_window('window')
+    second = browser.current_window_handle
+    browser.get(url)
+    wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, '#segment'),
+             'the second page to load', log_path, 60)
+    browser.find_element(By.CSS_SELECTOR,
+                         '#input-image input[type=file]').send_keys(upload)
+    wait_for(browser, lambda d: image_loaded(d, '#input-image img'),
+             'the image on the second page', log_path, 30)
+    set_classes(browser, 'grass\nsand')
+    browser.switch_to.window(first)
+    set_classes(browser, 'red disc\nblue square\nsky')
+    browser.find_element(By.CSS_SELECTOR, '#segment').click()
+    browser.switch_to.window(second)
+    browser.find_element(By.CSS_SELECTOR, '#segment').click()
+    for window, expected in ((second, 'of 2 classes found in \'upload.png\''),
+                             (first, 'of 3 classes found in \'shapes_1.png\'')):
+        browser.switch_to.window(window)
+        wait_for(browser, lambda d: expected in status_of(d)[1],
+                 f'{expected!r} on both pages', log_path, RESULT_TIMEOUT)
+
     # every request the page made went to this machine
     hosts = set()
     for entry in browser.get_log('performance'):
