@@ -28,7 +28,7 @@ from PIL import Image
 
 from mrovseg_mmseg.apis import OVSegInferencer
 from mrovseg_mmseg.datasets.synthetic_shapes import SHAPE_CLASSES
-from mrovseg_mmseg.webui.page import write_examples
+from mrovseg_mmseg.webui.page import PRESETS, write_examples
 
 pytestmark = pytest.mark.slow
 
@@ -224,6 +224,19 @@ def test_upload_classes_and_result_in_chromium(server, browser, tmp_path):
     browser.get(url)
     wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, '#segment'),
              'the page to load', log_path, 60)
+
+    # a preset fills the class box with a benchmark's vocabulary
+    browser.find_element(By.CSS_SELECTOR, '#preset input').click()
+    option = wait_for(
+        browser, lambda d: d.find_element(
+            By.CSS_SELECTOR, '#preset li[aria-label="PASCAL VOC (20)"]'),
+        'the preset list', log_path, 30)
+    option.click()
+    wait_for(
+        browser, lambda d: d.find_element(By.CSS_SELECTOR, '#classes textarea'
+                                          ).get_attribute('value') ==
+        '\n'.join(PRESETS['PASCAL VOC (20)']), 'the preset\'s classes',
+        log_path, 30)
 
     # bad input: a message on the page, no result
     broken = tmp_path / 'broken.png'
