@@ -115,6 +115,8 @@ def build_app(segmenter: PageSegmenter,
         preset.input(
             lambda name: class_text(PRESETS[name]) if name else gr.skip(),
             preset, classes)
+        # typing in the class box clears the preset shown (in the browser)
+        classes.input(None, None, preset, js='() => null')
     return app
 
 
@@ -123,8 +125,7 @@ def launch(app: gr.Blocks,
            host: str,
            port: int,
            queue_size: int,
-           max_file_size: str,
-           block: bool = True) -> None:
+           max_file_size: str) -> None:
     """Serve the page; requests beyond ``queue_size`` waiting are refused."""
     app.queue(default_concurrency_limit=1, max_size=queue_size)
     app.launch(
@@ -134,5 +135,4 @@ def launch(app: gr.Blocks,
         inbrowser=False,
         show_error=True,
         max_file_size=max_file_size,
-        prevent_thread_lock=not block,
         css=CSS)
