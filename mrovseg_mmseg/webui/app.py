@@ -5,15 +5,12 @@ module only lays out components and wires the events. Requests are queued
 and run one at a time; analytics and the version check are off, and every
 asset (scripts, styles, fonts) is served by the app itself.
 """
-import logging
 from typing import Optional, Sequence
 
 import gradio as gr
 
-from .page import PRESETS, PageInputError, class_text, status_html
+from .page import PRESETS, class_text
 from .segmenter import PageSegmenter
-
-logger = logging.getLogger(__name__)
 
 CSS = """
 #overlay img, #label-map img { image-rendering: pixelated; }
@@ -88,22 +85,10 @@ def build_app(segmenter: PageSegmenter,
         def run(upload: Optional[dict],
                 text: str,
                 progress=gr.Progress()):  # noqa: B008 (gradio's idiom)
-            upload = upload or {}
-            try:
-                result = segmenter.segment(
-                    upload.get('path'),
-                    text,
-                    image_name=upload.get('orig_name'),
-                    progress=lambda done, what: progress(done, desc=what))
-            except PageInputError as err:
-                return None, None, '', None, status_html(str(err), error=True)
-            except Exception as err:  # keep serving; show what went wrong
-                logger.exception('segmentation failed')
-                return None, None, '', None, status_html(
-                    f'segmentation failed: {type(err).__name__}: {err}',
-                    error=True)
-            return (result.overlay, result.label_colours, result.legend,
-                    result.label_png, result.status)
+            return segmenter.respond(
+                upload,
+                text,
+                progress=lambda done, what: progress(done, desc=what))
 
         # preprocess=False: the upload arrives as its file record, so the
         # page reads (and names the problems of) the file itself

@@ -87,7 +87,8 @@ def read_image(path: Optional[str], name: str, *,
         with Image.open(path) as image:
             width, height = image.size
     except Image.DecompressionBombError as err:
-        raise PageInputError(f'{name!r} is too large ({err}); {limit}') from err
+        raise PageInputError(
+            f'{name!r} is too large ({err}); {limit}') from err
     except Exception:  # load_image names the problem below
         width = height = 0
     if width * height > max_pixels:

@@ -5,6 +5,7 @@ take turns (the vocabulary is the inferencer's state); the text embeddings
 of recent vocabularies stay cached in the model across requests, so only a
 new vocabulary is encoded.
 """
+import logging
 import os
 import shutil
 import tempfile
@@ -22,6 +23,7 @@ from .page import (PageInputError, draw_views, fit_for_display, legend_html,
                    summary_text, write_label_png)
 
 Progress = Callable[[float, str], None]
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -129,6 +131,39 @@ class PageSegmenter:
             label_png=label_png,
             status=status_html(summary),
             found=result.found)
+
+    def respond(self,
+                upload: Optional[dict],
+                class_text: Optional[str],
+                *,
+                progress: Optional[Progress] = None) -> tuple:
+        """The page's outputs for one click of its button.
+
+        Args:
+            upload: the image component's file record (``path``,
+                ``orig_name``), None without an image.
+            class_text: the class box.
+
+        Returns:
+            (overlay, label colours, legend, label map PNG, status); on
+            failure no result and the message in the status.
+        """
+        upload = upload or {}
+        try:
+            result = self.segment(
+                upload.get('path'),
+                class_text,
+                image_name=upload.get('orig_name'),
+                progress=progress)
+        except PageInputError as err:
+            return None, None, '', None, status_html(str(err), error=True)
+        except Exception as err:  # keep serving; show what went wrong
+            logger.exception('segmentation failed')
+            return None, None, '', None, status_html(
+                f'segmentation failed: {type(err).__name__}: {err}',
+                error=True)
+        return (result.overlay, result.label_colours, result.legend,
+                result.label_png, result.status)
 
     def close(self) -> None:
         """Delete the label map files written so far."""

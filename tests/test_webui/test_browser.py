@@ -337,8 +337,8 @@ def test_upload_classes_and_result_in_chromium(server, browser, tmp_path):
     browser.find_element(By.CSS_SELECTOR, '#segment').click()
     browser.switch_to.window(second)
     browser.find_element(By.CSS_SELECTOR, '#segment').click()
-    for window, expected in ((second, 'of 2 classes found in \'upload.png\''),
-                             (first, 'of 3 classes found in \'shapes_1.png\'')):
+    for window, expected in ((second, "of 2 classes found in 'upload.png'"),
+                             (first, "of 3 classes found in 'shapes_1.png'")):
         browser.switch_to.window(window)
         wait_for(browser, lambda d: expected in status_of(d)[1],
                  f'{expected!r} on both pages', log_path, RESULT_TIMEOUT)

@@ -56,6 +56,7 @@ def test_missing_gradio_is_named_with_the_install_command(
         monkeypatch, capsys):
     monkeypatch.delitem(sys.modules, 'mrovseg_mmseg.webui.app', raising=False)
     monkeypatch.setitem(sys.modules, 'gradio', None)  # import fails
+    monkeypatch.setenv('GRADIO_ANALYTICS_ENABLED', 'False')  # main sets it
     assert cli.main([]) == 2
     err = capsys.readouterr().err
     assert 'the web demo needs gradio' in err
@@ -77,12 +78,15 @@ class FakeApp(types.ModuleType):
 
     def launch(self, app, **kwargs):
         self.calls['launch'] = dict(kwargs, app=app)
+        if kwargs['port'] == 1:
+            raise OSError('Cannot find empty port in range: 1-1')
 
 
 def test_missing_demo_model_stops_with_the_training_command(
         tmp_path, monkeypatch, capsys):
     fake = FakeApp()
     monkeypatch.setitem(sys.modules, 'mrovseg_mmseg.webui.app', fake)
+    monkeypatch.setenv('GRADIO_ANALYTICS_ENABLED', 'False')  # main sets it
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(cli, 'REPO', tmp_path)
     assert cli.main([]) == 2
@@ -90,7 +94,8 @@ def test_missing_demo_model_stops_with_the_training_command(
     assert not fake.calls
 
 
-def test_page_is_served_with_the_checkpoint_vocabulary(tmp_path, monkeypatch):
+def test_page_is_served_with_the_checkpoint_vocabulary(
+        tmp_path, monkeypatch, capsys):
     source = OVSegInferencer(CONFIG, device='cpu')
     torch.save(
         dict(
@@ -99,6 +104,7 @@ def test_page_is_served_with_the_checkpoint_vocabulary(tmp_path, monkeypatch):
         tmp_path / 'model.pth')
     fake = FakeApp()
     monkeypatch.setitem(sys.modules, 'mrovseg_mmseg.webui.app', fake)
+    monkeypatch.setenv('GRADIO_ANALYTICS_ENABLED', 'False')  # main sets it
     assert cli.main([
         '--config', CONFIG, '--checkpoint',
         str(tmp_path / 'model.pth'), '--port', '8123', '--device', 'cpu'
@@ -115,3 +121,19 @@ def test_page_is_served_with_the_checkpoint_vocabulary(tmp_path, monkeypatch):
         queue_size=16,
         max_file_size='50mb')
     assert not os.path.exists(built['segmenter'].out_dir)  # cleaned up
+
+    assert cli.main([
+        '--config', CONFIG, '--checkpoint',
+        str(tmp_path / 'model.pth'), '--port', '1', '--device', 'cpu'
+    ]) == 2
+    assert 'error: Cannot find empty port' in capsys.readouterr().err
+    assert not os.path.exists(fake.calls['build_app']['segmenter'].out_dir)
+
+    words = tmp_path / 'words.txt'
+    words.write_text('sea\nboat, ship  # synonyms\n')
+    assert cli.main([
+        '--config', CONFIG, '--checkpoint',
+        str(tmp_path / 'model.pth'), '--classes-file',
+        str(words), '--device', 'cpu'
+    ]) == 0
+    assert fake.calls['build_app']['initial_classes'] == ('sea', 'boat, ship')

@@ -70,6 +70,18 @@ def test_uploads_are_read_or_refused_with_their_own_name(tmp_path):
             str(tmp_path / 'upload.png'), 'big.png', max_pixels=1199)
 
 
+def test_decompression_bombs_are_refused_by_name(tmp_path, monkeypatch):
+    Image.fromarray(np.zeros((30, 40, 3), np.uint8)).save(tmp_path / 'a.png')
+    monkeypatch.setattr(Image, 'MAX_IMAGE_PIXELS', 500)  # PIL refuses 2x
+    with pytest.raises(
+            PageInputError,
+            match=r"'bomb.png' is too large \(Image size \(1200 pixels\) "
+            r'exceeds limit of 1000 pixels.*\); this page takes images of '
+            r'up to 50 MP'):
+        page.read_image(
+            str(tmp_path / 'a.png'), 'bomb.png', max_pixels=50_000_000)
+
+
 def test_large_results_are_shrunk_for_display_only():
     image = np.zeros((300, 1000, 3), np.uint8)
     image[:, 500:] = 200

@@ -136,11 +136,45 @@ def test_bad_input_gets_a_message_and_changes_nothing(segmenter, tmp_path):
     for path, text, message in cases:
         with pytest.raises(PageInputError, match=message):
             segmenter.segment(path, text, image_name='cat.gif')
+    too_many = class_text(f'c{i}' for i in range(65536))
+    with pytest.raises(PageInputError,
+                       match='class names: the vocabulary has 65536 classes'):
+        segmenter.segment(good, too_many)
     assert segmenter.inferencer.classes == SHAPE_CLASSES
     small = PageSegmenter(segmenter.inferencer, max_pixels=399)
     with pytest.raises(PageInputError, match=r"'good.png' is 20x20 pixels"):
         small.segment(good, SHAPES, image_name='good.png')
     small.close()
+
+
+def test_the_page_gets_results_or_a_message(segmenter, tmp_path,
+                                            monkeypatch):
+    path = write_image(tmp_path / 'tmp_upload.png', 20, 30)
+    upload = dict(path=path, orig_name='photo.png')
+    overlay, colours, legend, png, status = segmenter.respond(upload, SHAPES)
+    assert overlay.shape == colours.shape == (20, 30, 3)
+    assert legend.startswith('<table') and png.endswith('photo_labels.png')
+    assert 'classes found in &#x27;photo.png&#x27;' in status
+    assert segmenter.respond(None, SHAPES) == (
+        None, None, '', None, '<div class="mrovseg-status error"><b>Cannot '
+        'segment:</b> no image: upload one, paste one or pick an example</div>')
+
+    def broken(*args, **kwargs):
+        raise RuntimeError('out of memory')
+
+    monkeypatch.setattr(segmenter.inferencer, 'predict_image', broken)
+    outputs = segmenter.respond(upload, SHAPES)
+    assert outputs[:4] == (None, None, '', None)
+    assert 'segmentation failed: RuntimeError: out of memory' in outputs[4]
+    monkeypatch.undo()
+    assert segmenter.respond(upload, SHAPES)[3] is not None  # still serving
+
+
+def test_bad_settings_are_named(inferencer):
+    with pytest.raises(ValueError, match='display_max_side=8 must be >= 16'):
+        PageSegmenter(inferencer, display_max_side=8)
+    with pytest.raises(ValueError, match='keep_results=0 must be >= 1'):
+        PageSegmenter(inferencer, keep_results=0)
 
 
 def test_concurrent_requests_take_turns(segmenter, tmp_path, monkeypatch):
@@ -179,7 +213,8 @@ def test_concurrent_requests_take_turns(segmenter, tmp_path, monkeypatch):
         assert sorted(names) == sorted(words[i] for i in np.unique(labels))
 
 
-def test_only_recent_label_maps_are_kept_and_all_removed_at_close(inferencer, tmp_path):
+def test_only_recent_label_maps_are_kept_and_all_removed_at_close(
+        inferencer, tmp_path):
     inferencer.set_vocabulary(SHAPE_CLASSES)
     segmenter = PageSegmenter(inferencer, keep_results=2)
     path = write_image(tmp_path / 'a.png', 16, 16)

@@ -31,7 +31,8 @@ PYEOF
 if [[ "${1:-}" == "--no-browser" ]]; then
     exit 0
 fi
-if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then
+if command -v chromium >/dev/null 2>&1 \
+        && command -v chromedriver >/dev/null 2>&1; then
     step "found $(chromium --version 2>/dev/null | head -n 1)"
     exit 0
 fi
