@@ -156,8 +156,9 @@ def test_the_page_gets_results_or_a_message(segmenter, tmp_path,
     assert legend.startswith('<table') and png.endswith('photo_labels.png')
     assert 'classes found in &#x27;photo.png&#x27;' in status
     assert segmenter.respond(None, SHAPES) == (
-        None, None, '', None, '<div class="mrovseg-status error"><b>Cannot '
-        'segment:</b> no image: upload one, paste one or pick an example</div>')
+        None, None, '', None,
+        '<div class="mrovseg-status error"><b>Cannot segment:</b> no image: '
+        'upload one, paste one or pick an example</div>')
 
     def broken(*args, **kwargs):
         raise RuntimeError('out of memory')
