@@ -1,4 +1,6 @@
 """Every ablation of the paper (Tables 2-4, Fig. 7) is a switch with an effect."""
+from dataclasses import replace
+
 import pytest
 import torch
 from mmseg.registry import MODELS
@@ -27,18 +29,46 @@ def run(tiny_clip_cfg, tiny_clip_checkpoint):
 
 
 def test_table2_multi_res_adapter_off_uses_global_grid(run):
-    _, _, multi, _ = run()
-    _, features, single, _ = run(backbone=dict(slice_ratio=0.0))
-    assert not features.layout.has_slices
+    """p = 0 on the same model: the global view's maps are unchanged, the
+    slices are gone, and the adapter runs on the global grid."""
+    model, features, multi, _ = run()
+    data = model.data_preprocessor(make_batch([(64, 64)]), False)
+    model.backbone.slice_ratio = 0.0
+    with torch.no_grad():
+        single_features = model.backbone(data['inputs'])
+        single = model.neck(single_features)
+    assert not single_features.layout.has_slices
+    assert single_features.slice_maps == []
+    for a, b in zip(single_features.global_maps, features.global_maps):
+        torch.testing.assert_close(a, b)
     assert multi.final.visual.shape[-2:] == (8, 8)
     assert single.final.visual.shape[-2:] == (4, 4)
+    # the stem tokens the adapter starts from are the global ones
+    fusion = model.neck.fusions[0]
+    torch.testing.assert_close(
+        single.fused_maps[0], fusion.global_proj(features.global_maps[0]))
 
 
 def test_table2_hierarchical_decoding_off_keeps_stride16(run):
-    _, _, _, hierarchical = run()
-    _, _, _, flat = run(decode_head=dict(hierarchical=False))
+    """Same weights elsewhere: class logits are untouched, the masks are
+    Q_f . MLP_pix(H) at stride 16."""
+    model, _, adapter, hierarchical = run()
+    flat_model, features, flat_adapter, flat = run(
+        decode_head=dict(hierarchical=False))
+    flat_model.load_state_dict(
+        {k: v for k, v in model.state_dict().items()
+         if not k.startswith('decode_head.mask_decoder.')}, strict=False)
+    text = flat_model.text_embeds('test')
+    with torch.no_grad():
+        adapter = flat_model.neck(features)
+        flat = flat_model.decode_head(features, adapter, text)[-1]
+        pixels = flat_model.decode_head.mask_decoder.pixel_mlp(
+            adapter.final.visual.permute(0, 2, 3, 1))
     assert hierarchical.mask_logits.shape[-2:] == (32, 32)
-    assert flat.mask_logits.shape[-2:] == (8, 8)
+    torch.testing.assert_close(flat.cls_logits, hierarchical.cls_logits)
+    torch.testing.assert_close(
+        flat.mask_logits,
+        torch.einsum('bnc,bhwc->bnhw', adapter.final.queries, pixels))
 
 
 def test_table2_multi_grained_attention_off_ignores_slices(run):
@@ -59,35 +89,87 @@ def test_table2_multi_grained_attention_off_ignores_slices(run):
     torch.testing.assert_close(c, d)
 
 
-def test_table4a_spatial_fusion(run):
-    model, _, dwconv, _ = run()
-    concat_model, _, concat, _ = run(neck=dict(spatial_fusion='concat'))
-    assert isinstance(model.neck.fusions[0].spatial, torch.nn.Sequential)
-    assert model.neck.fusions[0].spatial[0].groups == 64
-    assert isinstance(concat_model.neck.fusions[0].spatial, torch.nn.Conv2d)
-    assert not torch.allclose(dwconv.final.visual, concat.final.visual)
+@pytest.mark.parametrize('spatial,scale', [('concat', 'scale_attn'),
+                                           ('dwconv', 'add'),
+                                           ('dwconv', 'concat')])
+def test_table4ab_fusion_switches_reach_every_fusion(tiny_clip_cfg,
+                                                     tiny_clip_checkpoint,
+                                                     spatial, scale):
+    """The config switches build every MRF of the adapter in that variant
+    (what each variant computes: test_equations.py, Eq. 2)."""
+    model = MODELS.build(
+        tiny_model_cfg(tiny_clip_cfg, tiny_clip_checkpoint,
+                       neck=dict(spatial_fusion=spatial,
+                                 scale_fusion=scale)))
+    for fusion in model.neck.fusions:
+        assert fusion.scale_fusion == scale
+        assert isinstance(fusion.spatial, torch.nn.Conv2d) == (
+            spatial == 'concat')
+        assert hasattr(fusion, 'scale_attn') == (scale == 'scale_attn')
+        assert hasattr(fusion, 'merge') == (scale == 'concat')
 
 
-@pytest.mark.parametrize('mode', ['add', 'concat'])
-def test_table4b_scale_fusion(run, mode):
-    _, _, attn, _ = run()
-    model, _, other, _ = run(neck=dict(scale_fusion=mode))
-    fusion = model.neck.fusions[0]
-    assert not hasattr(fusion, 'scale_attn')
-    assert hasattr(fusion, 'merge') == (mode == 'concat')
-    assert not torch.allclose(attn.final.visual, other.final.visual)
+def _identity_block(block):
+    """Zero a pre-norm block's residual branches: block(x) = x."""
+    with torch.no_grad():
+        block.attn.proj.weight.zero_()
+        block.attn.proj.bias.zero_()
+        last = [m for m in block.ffn.layers
+                if isinstance(m, torch.nn.Linear)][-1]
+        last.weight.zero_()
+        last.bias.zero_()
 
 
 def test_table4c_block_number(run):
-    model, _, _, _ = run(neck=dict(num_blocks=5))
-    assert len(model.neck.blocks) == 5
+    """Two more blocks on the same weights; as identities they give the
+    3-block adapter's output exactly, so depth is all that changed."""
+    model, features, three, _ = run()
+    five_model, _, _, _ = run(neck=dict(num_blocks=5))
+    assert len(five_model.neck.blocks) == 5
+    result = five_model.neck.load_state_dict(model.neck.state_dict(),
+                                             strict=False)
+    assert not result.unexpected_keys
+    assert {k.split('.')[1] for k in result.missing_keys} == {'3', '4'}
+    with torch.no_grad():
+        assert not torch.allclose(five_model.neck(features).final.queries,
+                                  three.final.queries, atol=1e-4)
+        for block in five_model.neck.blocks[3:]:
+            _identity_block(block)
+        five = five_model.neck(features)
+    torch.testing.assert_close(five.final.queries, three.final.queries)
+    torch.testing.assert_close(five.final.visual, three.final.visual)
+
+
+def _move_layer(features, layer):
+    """Features whose maps of CLIP layer ``layer`` are shifted."""
+    index = features.fusion_layers.index(layer)
+    slice_maps, global_maps = list(features.slice_maps), list(
+        features.global_maps)
+    slice_maps[index] = slice_maps[index] + 1
+    global_maps[index] = global_maps[index] + 1
+    return replace(features, slice_maps=slice_maps, global_maps=global_maps)
 
 
 def test_table4d_fusion_layers(run):
-    model, _, adapter, _ = run(neck=dict(fusion_layers=(1, 2, 3)),
-                               decode_head=dict(decoder_layers=(3, 2, 1)))
-    assert tuple(adapter.fused_maps) == (1, 2, 3)
-    assert len(model.neck.fusions) == 3
+    """Same weights, other layers: the adapter reads exactly the CLIP layers
+    it is given, in block order."""
+    model, features, adapter, _ = run()
+    other, _, _, _ = run(neck=dict(fusion_layers=(0, 1, 3)),
+                         decode_head=dict(decoder_layers=(3, 1, 0)))
+    other.neck.load_state_dict(model.neck.state_dict())  # strict
+    assert tuple(adapter.fused_maps) == (0, 2, 4)
+    with torch.no_grad():
+        out = other.neck(features)
+        assert tuple(out.fused_maps) == (0, 1, 3)
+        for layer in (0, 1, 2, 3, 4):
+            moved = other.neck(_move_layer(features, layer))
+            same = torch.allclose(moved.final.queries, out.final.queries)
+            assert same == (layer not in (0, 1, 3)), layer
+        # block j adds the fusion of its layer: layer 1 feeds block 1
+        torch.testing.assert_close(
+            out.fused_maps[1],
+            other.neck.fusions[1](features.slice_maps[1],
+                                  features.global_maps[1], features.layout))
 
 
 def test_table4e_channel_width(run):
@@ -105,10 +187,14 @@ def test_table4f_query_number(run):
     assert output.mask_logits.shape[1] == 12
 
 
-def test_fig7_single_attention_mask_decoding(run):
-    model, _, _, decoupled = run()
-    single_model, _, _, single = run(decode_head=dict(
-        decoupled_attn_masks=False))
-    assert model.decode_head.attn_mask_decoder.global_mlp is not None
-    assert single_model.decode_head.attn_mask_decoder.global_mlp is None
-    assert not torch.allclose(decoupled.cls_logits, single.cls_logits)
+def test_fig7_single_attention_mask_decoding(tiny_clip_cfg,
+                                             tiny_clip_checkpoint):
+    """The switch reaches the head (what it computes: test_equations.py,
+    Eq. 6-7 and Fig. 7)."""
+    for decoupled in (True, False):
+        model = MODELS.build(
+            tiny_model_cfg(tiny_clip_cfg, tiny_clip_checkpoint,
+                           decode_head=dict(decoupled_attn_masks=decoupled)))
+        decoder = model.decode_head.attn_mask_decoder
+        assert decoder.decoupled == decoupled
+        assert (decoder.global_mlp is not None) == decoupled

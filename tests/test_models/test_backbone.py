@@ -141,3 +141,54 @@ def test_global_view_of_non_square_image_is_resized_and_padded(
             output_fmt='NCHW')['image_intermediates'][0]
     torch.testing.assert_close(features.global_maps[0], expected, rtol=1e-5,
                                atol=1e-5)
+
+
+def test_position_embedding_rows_stay_rows():
+    """Resizing keeps the embedding's layout: a grid whose channel 0 is the
+    token row and channel 1 the token column still varies by row in channel
+    0 and by column in channel 1, on a grid of another aspect ratio."""
+    from mrovseg_mmseg.models.utils.clip_block import interpolate_pos_embed
+    rows, cols = torch.meshgrid(torch.arange(4.), torch.arange(4.),
+                                indexing='ij')
+    grid = torch.stack([rows, cols], dim=-1).reshape(16, 2)  # (h*w, C)
+    pos = torch.cat([torch.tensor([[-7.0, 7.0]]), grid])  # [CLS] first
+    out = interpolate_pos_embed(pos, (4, 4), (6, 10))
+    assert out.shape == (61, 2)
+    torch.testing.assert_close(out[0], pos[0])
+    row_part = out[1:, 0].reshape(6, 10)
+    col_part = out[1:, 1].reshape(6, 10)
+    torch.testing.assert_close(row_part, row_part[:, :1].expand(6, 10))
+    torch.testing.assert_close(col_part, col_part[:1].expand(6, 10))
+    assert (row_part[1:, 0] > row_part[:-1, 0]).all()
+    assert (col_part[0, 1:] > col_part[0, :-1]).all()
+    # resized the way ViTs' embeddings are: bicubic, half-pixel centres
+    expected = F.interpolate(rows[None, None], size=(6, 10), mode='bicubic',
+                             align_corners=False)[0, 0]
+    torch.testing.assert_close(row_part, expected)
+    assert interpolate_pos_embed(pos, (4, 4), (4, 4)) is pos
+
+
+def test_slices_resized_to_slice_input_size_are_antialiased(
+        tiny_clip_cfg, tiny_clip_checkpoint, tiny_clip_reference):
+    """slice_input_size: 64 px windows enter CLIP at 32 px, low-pass
+    filtered as the global view is."""
+    backbone = build(tiny_clip_cfg, tiny_clip_checkpoint, slice_ratio=0.5,
+                     base_size=128, slice_input_size=32, fusion_layers=(2, ))
+    torch.manual_seed(6)
+    images = torch.randn(1, 3, 128, 128)
+    features = backbone(images)
+    assert features.layout.slice_grid == (8, 8)
+    assert features.layout.slice_token_pixels == (16.0, 16.0)
+    visual = tiny_clip_reference.visual
+    for row, col in ((0, 0), (0, 1), (1, 0), (1, 1)):
+        crop = images[:, :, row * 64:(row + 1) * 64, col * 64:(col + 1) * 64]
+        view = F.interpolate(crop, size=(32, 32), mode='bilinear',
+                             align_corners=False, antialias=True)
+        with torch.no_grad():
+            expected = visual.forward_intermediates(
+                view, indices=[1], intermediates_only=True,
+                output_fmt='NCHW')['image_intermediates'][0]
+        torch.testing.assert_close(
+            features.slice_maps[0][:, :, row * 4:(row + 1) * 4,
+                                   col * 4:(col + 1) * 4],
+            expected, rtol=1e-5, atol=1e-5)

@@ -61,7 +61,8 @@ def test_without_local_tokens_the_global_view_decides(
 
 
 def test_bias_steers_attention_and_logits_shape(tiny_clip_cfg,
-                                                tiny_clip_checkpoint):
+                                                tiny_clip_checkpoint,
+                                                tiny_clip_reference):
     backbone = build_backbone(tiny_clip_cfg, tiny_clip_checkpoint,
                               slice_ratio=0.5)
     classifier = build_classifier()
@@ -74,7 +75,14 @@ def test_bias_steers_attention_and_logits_shape(tiny_clip_cfg,
     assert logits.shape == (1, 5, 4)
     assert not torch.allclose(logits[0, 0], logits[0, 1], atol=1e-4)
     torch.testing.assert_close(logits[0, 1], logits[0, 2])
-    assert logits.abs().max() <= features.clip_tail.logit_scale + 1e-4
+    # CLIP stores log(scale); cosine similarities are multiplied by scale
+    scale = tiny_clip_reference.logit_scale.exp()
+    torch.testing.assert_close(features.clip_tail.logit_scale, scale)
+    with torch.no_grad():
+        embeds = classifier.embed(features, global_bias, local_bias)
+        no_object = F.normalize(classifier.no_object_embed, dim=-1)
+        cosine = embeds @ torch.cat([text, no_object]).t()
+    torch.testing.assert_close(logits.detach(), scale * cosine)
     logits.sum().backward()
     assert torch.isfinite(global_bias.grad).all()
     assert global_bias.grad.abs().sum() > 0
