@@ -1,23 +1,32 @@
-"""mIoU of a model on whole images and on non-square crops of them.
+"""mIoU of a model on non-square crops of its test images, against its
+predictions for the whole images on the same pixels.
 
 A crop keeps part of one side of each image at the same scale: the same
 pixels are seen, only the image's aspect (and so the padding of the global
-view and of the slice canvas) changes. A model whose predictions stay on
-their pixels scores about the same on the crops as on the whole images.
+view and of the slice canvas) changes, and some context is lost. Both scores
+of a crop are taken on the same pixels and labels: the model's prediction
+for the crop, and its prediction for the whole image cut to the crop. A model
+whose predictions stay on their pixels scores about the same on both; one
+that stretches its masks over the padding scores lower on the crops.
 """
-from typing import Dict, Sequence, Tuple
+from typing import Dict, NamedTuple, Sequence, Tuple
 
 import torch
 from mmseg.evaluation import IoUMetric
 from mmseg.structures import SegDataSample
 
-# (axis, kept fraction, anchor): the whole image, then windows keeping 77% or
-# 60% of the width ('w') or height ('h') at the start or the end of it
+# (axis, kept fraction, anchor): windows keeping 77% or 60% of the width
+# ('w') or height ('h') at the start or the end of it
 Crop = Tuple[str, float, str]
-WHOLE: Crop = ('w', 1.0, 'start')
 DEFAULT_CROPS: Tuple[Crop, ...] = tuple(
     (axis, keep, anchor) for axis in ('w', 'h') for keep in (0.77, 0.6)
     for anchor in ('start', 'end'))
+
+
+class CropScore(NamedTuple):
+    """mIoU (percent) on one crop's pixels."""
+    cropped: float  # predicted from the crop alone
+    whole: float  # predicted from the whole image, cut to the crop
 
 
 def crop(tensor: torch.Tensor, window: Crop) -> torch.Tensor:
@@ -32,45 +41,56 @@ def crop(tensor: torch.Tensor, window: Crop) -> torch.Tensor:
     return tensor[..., kept, :]
 
 
+def _predict(model, image: torch.Tensor) -> torch.Tensor:
+    """(1, H, W) labels of ``model.predict`` for a (3, H, W) uint8 image."""
+    sample = SegDataSample()
+    sample.set_metainfo(dict(img_shape=tuple(image.shape[-2:]),
+                             ori_shape=tuple(image.shape[-2:])))
+    data = model.data_preprocessor(
+        dict(inputs=[image.contiguous()], data_samples=[sample]), False)
+    return model.predict(data['inputs'],
+                         data['data_samples'])[0].pred_sem_seg.data
+
+
 @torch.no_grad()
 def crop_consistency(model, dataset,
                      crops: Sequence[Crop] = DEFAULT_CROPS
-                     ) -> Dict[Crop, float]:
-    """mmseg mIoU of ``model.predict`` per crop over a test dataset.
+                     ) -> Dict[Crop, CropScore]:
+    """mmseg mIoU per crop over a test dataset, cropped vs whole input.
 
     Args:
         model: an MROVSeg in eval mode with its test vocabulary set.
         dataset: a dataset whose items are packed by ``PackSegInputs``
             (``inputs`` (3, H, W) uint8, ``data_samples`` with
             ``gt_sem_seg``), e.g. ``runner.test_dataloader.dataset``.
-        crops: windows to score besides the whole images.
+        crops: windows to score.
 
     Returns:
-        mIoU (percent) for :data:`WHOLE` and every crop.
+        A :class:`CropScore` per crop.
     """
-    windows = (WHOLE, ) + tuple(crops)
     metrics = {}
-    for window in windows:
-        metrics[window] = IoUMetric(iou_metrics=['mIoU'])
-        metrics[window].dataset_meta = dict(
-            classes=dataset.metainfo['classes'])
+    for window in crops:
+        for source in CropScore._fields:
+            metric = IoUMetric(iou_metrics=['mIoU'])
+            metric.dataset_meta = dict(classes=dataset.metainfo['classes'])
+            metrics[window, source] = metric
     for index in range(len(dataset)):
         item = dataset[index]
-        for window in windows:
-            image = crop(item['inputs'], window)
+        whole = _predict(model, item['inputs'])
+        for window in crops:
             labels = crop(item['data_samples'].gt_sem_seg.data, window)
-            sample = SegDataSample()
-            sample.set_metainfo(dict(img_shape=tuple(image.shape[-2:]),
-                                     ori_shape=tuple(image.shape[-2:])))
-            data = model.data_preprocessor(
-                dict(inputs=[image.contiguous()], data_samples=[sample]),
-                False)
-            pred = model.predict(data['inputs'], data['data_samples'])[0]
-            metrics[window].process({}, [
-                dict(pred_sem_seg=dict(data=pred.pred_sem_seg.data),
-                     gt_sem_seg=dict(data=labels))
-            ])
+            predictions = dict(cropped=_predict(model,
+                                                crop(item['inputs'], window)),
+                               whole=crop(whole, window))
+            for source, pred in predictions.items():
+                metrics[window, source].process({}, [
+                    dict(pred_sem_seg=dict(data=pred),
+                         gt_sem_seg=dict(data=labels))
+                ])
     return {
-        window: float(metric.compute_metrics(metric.results)['mIoU'])
-        for window, metric in metrics.items()
+        window: CropScore(*(float(
+            metrics[window, source].compute_metrics(
+                metrics[window, source].results)['mIoU'])
+                            for source in CropScore._fields))
+        for window in crops
     }

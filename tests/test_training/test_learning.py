@@ -5,8 +5,7 @@ import pytest
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from mrovseg_mmseg.evaluation.crop_consistency import (DEFAULT_CROPS, WHOLE,
-                                                       crop_consistency)
+from mrovseg_mmseg.evaluation.crop_consistency import crop_consistency
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO, 'configs', 'mrovseg_tiny_shapes64.py')
@@ -36,17 +35,21 @@ def test_tiny_model_learns_synthetic_shapes(tmp_path):
     # six classes: a constant prediction scores at most 100/6 ~ 16.7 mIoU
     assert trained > 40.0
     assert trained > untrained + 25.0
-    # the same held-out images cut to non-square windows: the predictions
-    # must stay on their pixels
+    # the same held-out images cut to non-square windows: predicted from the
+    # crop, they score as the whole images' predictions on the same pixels
     scores = crop_consistency(runner.model.eval(),
                               runner.val_dataloader.dataset)
-    print('held-out mIoU by window (axis, kept, anchor):',
-          {key: round(value, 2) for key, value in scores.items()})
-    whole = scores[WHOLE]
-    # the two anchors of one cut show different pixels of the same images;
-    # their gap (measured: see docs/design.md) stays well inside 5 points
-    for window in DEFAULT_CROPS:
-        assert scores[window] > whole - 5.0, (
-            f'crop {window}: mIoU {scores[window]:.2f} against {whole:.2f} '
-            'on the whole images')
-
+    print('held-out mIoU by crop (axis, kept, anchor): from crop / from '
+          'whole image:', {key: tuple(round(v, 2) for v in value)
+                           for key, value in scores.items()})
+    # Context lost at a crop's edge moves single crops by up to about 13
+    # points either way (measured with a model trained by this config: -13.2
+    # to +9.0, mean -2.1, standard deviation 7.5 over the 8 crops); masks
+    # stretched over the padding, as before the layout was cropped, moved
+    # every crop by -19 to -25 (mean -22.8) on the same weights. The mean
+    # over the crops must stay within about 2.3 standard errors of 0.
+    differences = [score.cropped - score.whole for score in scores.values()]
+    mean = sum(differences) / len(differences)
+    assert mean > -6.0, (
+        f'predicted from the crops, mIoU is {mean:.2f} points below the '
+        f'whole images\' predictions on the same pixels: {scores}')

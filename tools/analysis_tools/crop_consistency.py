@@ -1,6 +1,6 @@
-"""mIoU of a checkpoint on its test images whole and cut to non-square
-windows (same pixels, same scale): a check that predictions stay on their
-pixels whatever the image's aspect.
+"""mIoU of a checkpoint on non-square crops of its test images (same pixels,
+same scale), predicted from the crop and from the whole image: a check that
+predictions stay on their pixels whatever the image's aspect.
 
     python tools/analysis_tools/crop_consistency.py \
         configs/mrovseg_tiny_shapes64.py work_dirs/demo/iter_600.pth
@@ -10,7 +10,7 @@ import argparse
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
-from mrovseg_mmseg.evaluation.crop_consistency import (DEFAULT_CROPS, WHOLE,
+from mrovseg_mmseg.evaluation.crop_consistency import (DEFAULT_CROPS,
                                                        crop_consistency)
 
 
@@ -35,12 +35,12 @@ def main():
     runner.call_hook('before_test')
     scores = crop_consistency(runner.model.eval(),
                               runner.test_dataloader.dataset)
-    whole = scores[WHOLE]
-    print(f'{"window (axis, kept, anchor)":32s} {"mIoU":>7s} {"vs whole":>9s}')
-    for window in (WHOLE, ) + DEFAULT_CROPS:
-        print(f'{str(window):32s} {scores[window]:7.2f} '
-              f'{scores[window] - whole:+9.2f}')
-
+    print(f'{"crop (axis, kept, anchor)":28s} {"from crop":>9s} '
+          f'{"from whole":>10s} {"difference":>10s}')
+    for window in DEFAULT_CROPS:
+        score = scores[window]
+        print(f'{str(window):28s} {score.cropped:9.2f} {score.whole:10.2f} '
+              f'{score.cropped - score.whole:+10.2f}')
 
 if __name__ == '__main__':
     main()
