@@ -15,6 +15,8 @@ GPUS_PER_NODE=${GPUS_PER_NODE:-8}
 CPUS_PER_TASK=${CPUS_PER_TASK:-5}
 SRUN_ARGS=${SRUN_ARGS:-}
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=tools/find_python.sh
+source "$REPO/tools/find_python.sh"
 # shellcheck disable=SC2086
 PYTHONPATH="$REPO:${PYTHONPATH:-}" \
 srun -p "$PARTITION" \
@@ -25,4 +27,4 @@ srun -p "$PARTITION" \
     --cpus-per-task="$CPUS_PER_TASK" \
     --kill-on-bad-exit=1 \
     $SRUN_ARGS \
-    python -u "$REPO/tools/train.py" "$CONFIG" --launcher slurm "$@"
+    "$PYTHON" -u "$REPO/tools/train.py" "$CONFIG" --launcher slurm "$@"

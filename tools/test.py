@@ -83,7 +83,11 @@ def require_strict_loading(cfg: Config, strict: bool) -> None:
 def main():
     args = parse_args()
     if not osp.isfile(args.checkpoint):
-        raise FileNotFoundError(f'checkpoint {args.checkpoint} does not exist')
+        raise FileNotFoundError(
+            f'checkpoint {args.checkpoint} ({osp.abspath(args.checkpoint)}) '
+            'does not exist: give the path of a trained checkpoint (the '
+            'training work dir names its latest in last_checkpoint), or '
+            'train one first with tools/train.py or tools/dist_train.sh')
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:

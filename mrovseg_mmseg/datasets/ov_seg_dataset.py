@@ -115,6 +115,7 @@ class OVSegDataset(BaseSegDataset):
 
     def load_data_list(self) -> List[dict]:
         """mmseg's file list, checked, with ignore index and class count."""
+        self._check_folders()
         data_list = super().load_data_list()
         if not data_list:
             raise FileNotFoundError(
@@ -128,6 +129,27 @@ class OVSegDataset(BaseSegDataset):
             info['ignore_index'] = self.ignore_index
             info['num_classes'] = num_classes
         return data_list
+
+    def _check_folders(self) -> None:
+        """Name the data folder and how to fill it when it is not there
+        (mmseg would raise a bare ``No such file or directory``)."""
+        if self.backend_args is not None:
+            return
+        wanted = [('image folder', self.data_prefix.get('img_path', ''),
+                   osp.isdir)]
+        if self.ann_file:
+            wanted.append(('split file', self.ann_file, osp.isfile))
+        for what, path, exists in wanted:
+            if path and not exists(path):
+                root = self.data_root or '.'
+                raise FileNotFoundError(
+                    f'{type(self).__name__}: the {what} {path} does not '
+                    f'exist. This config reads the dataset from data_root='
+                    f'{root!r}, i.e. {osp.abspath(root)} (relative paths '
+                    f'start in the current folder, {osp.abspath(".")}); '
+                    f'{self.PREPARE_HINT} (docs/datasets.md shows the '
+                    'layout), or point data_root at your copy, e.g. '
+                    '--cfg-options test_dataloader.dataset.data_root=/path')
 
     def _check_files(self, data_list: List[dict]) -> None:
         missing = []

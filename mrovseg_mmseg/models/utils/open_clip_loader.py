@@ -190,5 +190,39 @@ def _create_tagged(open_clip, model_name: str, pretrained: Optional[str],
             f'them on another machine ({url or "see open_clip.list_pretrained()"}'
             f') and set pretrained="/path/to/checkpoint" in the config (for '
             "OpenAI weights use model_name='" + model_name.replace(
-                '-quickgelu', '') + "-quickgelu'), or put the file in "
-            f'cache_dir={cache_dir!r}.') from err
+                '-quickgelu', '') + "-quickgelu'), or "
+            + _cache_location(open_clip, model_name, pretrained, cache_dir)
+            + '.') from err
+
+
+def _cache_location(open_clip, model_name: str, pretrained: str,
+                    cache_dir: Optional[str]) -> str:
+    """Where ``open_clip.create_model`` looks for already downloaded weights
+    of a tag, as the end of a sentence ("or ...")."""
+    cfg = open_clip.get_pretrained_cfg(model_name, pretrained)
+    hf_hub = cfg.get('hf_hub', '')
+    try:
+        from open_clip.pretrained import has_hf_hub
+        use_hub = bool(hf_hub) and has_hf_hub()
+    except ImportError:
+        use_hub = False
+    how = ("clip_cache_dir in the config's backbone and text encoder"
+           if cache_dir else None)
+    if use_hub:
+        from huggingface_hub.constants import HF_HUB_CACHE
+        repo_id, filename = os.path.split(hf_hub)
+        folder = os.path.join(cache_dir or HF_HUB_CACHE,
+                              'models--' + repo_id.replace('/', '--'))
+        files = filename or 'open_clip_model.safetensors or ' \
+            'open_clip_pytorch_model.bin'
+        return (f'copy the folder {folder} (Hugging Face repository {repo_id}'
+                f', {files}) from a machine where the download worked to the '
+                'same place on this one: open_clip looks there before '
+                'downloading (the folder above it is set by '
+                f'{how or "HF_HUB_CACHE or HF_HOME"})')
+    url = cfg.get('url', '')
+    folder = cache_dir or os.path.expanduser(os.path.join('~', '.cache',
+                                                          'clip'))
+    return (f'put the downloaded {os.path.basename(url) or "file"} in '
+            f'{folder}: open_clip looks there before downloading (the folder '
+            f'is set by {how or "clip_cache_dir in the config"})')
