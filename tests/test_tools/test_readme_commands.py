@@ -11,9 +11,10 @@ to the first error about a missing GPU, weights or data, whose message must
 say what to do. A command that is not listed fails the test, so the README
 cannot grow a command nobody checks.
 
-``source .venv/bin/activate`` is carried forward: the commands after it in
-the README run in a shell that ran it first (the README says once per
-shell); the commands before it run without.
+``source .venv/bin/activate`` is carried forward: the ``python`` commands
+after it in the README run in a shell that ran it first (the README says
+once per shell); the commands before it, and every ``bash tools/...``
+launcher, run without.
 """
 import os
 import re
@@ -124,7 +125,11 @@ class Shell:
         self.hf_hub_cache = hf_home / 'hub'  # where open_clip looks
 
     def script(self, tokens, activated):
-        prefix = f'{ACTIVATE} && ' if activated else ''
+        # The README says the bash launchers need no activation: they are
+        # always run without, so that they must find the environment.
+        launcher = [t for t in tokens if not re.match(r'\w+=', t)][:1] == [
+            'bash']
+        prefix = f'{ACTIVATE} && ' if activated and not launcher else ''
         return prefix + shell_join(tokens)
 
     def run(self, tokens, activated, timeout=240):
