@@ -32,7 +32,7 @@ from mmengine.registry import init_default_scope
 from mmseg.registry import MODELS
 from torch import Tensor
 
-from ..models.segmentors.mrovseg import score_rows
+from ..models.segmentors.mrovseg import score_rows, without_padding
 from ..models.text_encoders.vocabulary import parse_vocabulary
 from ..visualization.overlay import make_palette
 from .image_io import (FailedInput, ImageInput, ImageLoadError, array_to_rgb,
@@ -316,10 +316,9 @@ class OVSegInferencer:
             del packed
             inputs, cropped = self.model.crop_padding(data['inputs'],
                                                       data['data_samples'])
-            meta = dict(data['data_samples'][0].metainfo)
+            meta = data['data_samples'][0].metainfo
             if cropped:
-                meta.pop('img_padding_size', None)
-                meta.pop('padding_size', None)
+                meta = without_padding(meta)
             with self._autocast():
                 output = self.model.predict_masks(inputs)
             masks = self.model.restore_masks(

@@ -194,10 +194,8 @@ class MROVSeg(BaseSegmentor):
                 sample = SegDataSample()
                 sample.set_metainfo(dict(ori_shape=tuple(input_size),
                                          img_shape=tuple(input_size)))
-            meta = dict(sample.metainfo)
-            if padding_cropped:
-                meta.pop('img_padding_size', None)
-                meta.pop('padding_size', None)
+            meta = (without_padding(sample.metainfo)
+                    if padding_cropped else sample.metainfo)
             masks = self.restore_masks(output.mask_logits[index:index + 1],
                                        input_size, meta, output.mask_region)
             ori_shape = tuple(
@@ -256,6 +254,12 @@ class MROVSeg(BaseSegmentor):
                 scores.append(chunk.permute(2, 0, 1))  # (r, W, K) -> (K, r, W)
         label_map = torch.cat(labels, dim=0)[None]
         return label_map, (torch.cat(scores, dim=1) if keep_scores else None)
+
+
+def without_padding(meta: dict) -> dict:
+    """A copy of an image's metainfo without the preprocessor's padding."""
+    return {key: value for key, value in meta.items()
+            if key not in ('img_padding_size', 'padding_size')}
 
 
 def _padding(meta: dict) -> Optional[Tuple[int, int, int, int]]:
