@@ -2,6 +2,7 @@
 import glob
 import os
 import os.path as osp
+import re
 import signal
 import subprocess
 import sys
@@ -9,6 +10,8 @@ import sys
 import pytest
 import torch
 
+from mrovseg_mmseg.engine.hooks.strict_load_hook import \
+    check_checkpoint_file
 from .toy_runner import build_toy_runner
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -54,16 +57,25 @@ def test_kill_during_save_leaves_a_resumable_checkpoint(
 
 
 def test_mmengine_hook_loses_the_run_when_killed_while_writing(tmp_path):
-    """Why AtomicCheckpointHook exists (and proof that the kill is real).
+    """Why AtomicCheckpointHook exists, and what our loader says about it.
 
     mmengine deletes the kept checkpoint first, then writes the new one in
     place: ``last_checkpoint`` names a deleted file, the new file is cut.
+    ``check_checkpoint_file`` (StrictLoadHook runs it before loading) names
+    both instead of letting torch fail inside the archive.
     """
     work_dir = str(tmp_path / 'work')
     killed_run(work_dir, 'CheckpointHook', 'write')
-    assert not osp.exists(last_checkpoint(work_dir))
-    with pytest.raises((RuntimeError, OSError)):
-        torch.load(osp.join(work_dir, 'iter_4.pth'), weights_only=True)
+    deleted = last_checkpoint(work_dir)
+    assert deleted == osp.join(work_dir, 'iter_2.pth')
+    with pytest.raises(FileNotFoundError,
+                       match=re.escape(f"load_from='{deleted}': no such")):
+        check_checkpoint_file(deleted)
+    cut = osp.join(work_dir, 'iter_4.pth')
+    with pytest.raises(
+            ValueError,
+            match=re.escape(f'checkpoint {cut} is truncated or corrupt')):
+        check_checkpoint_file(cut)
 
 
 def test_last_checkpoint_is_replaced_not_rewritten(tmp_path):
