@@ -6,6 +6,7 @@ sees, ``raw_classes`` the benchmark's official strings.
 from .ade import ADE150Dataset, ADE847Dataset
 from .cityscapes import CityscapesOVDataset
 from .coco_stuff import COCOStuff171Dataset
+from .material_world import MaterialWorldDataset
 from .ov_seg_dataset import OVSegDataset
 from .pascal_context import PascalContext59Dataset, PascalContext459Dataset
 from .synthetic_shapes import SyntheticShapesDataset
@@ -15,6 +16,6 @@ from .voc import PascalVOC20Dataset
 __all__ = [
     'OVSegDataset', 'COCOStuff171Dataset', 'ADE150Dataset', 'ADE847Dataset',
     'PascalContext59Dataset', 'PascalContext459Dataset', 'PascalVOC20Dataset',
-    'CityscapesOVDataset', 'SyntheticShapesDataset', 'LoadAnnotations16',
+    'CityscapesOVDataset', 'SyntheticShapesDataset', 'MaterialWorldDataset', 'LoadAnnotations16',
     'LoadImageChecked'
 ]
