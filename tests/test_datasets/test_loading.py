@@ -1,8 +1,11 @@
 """LoadAnnotations16 keeps 16-bit labels; both loaders name bad files."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 from mmcv.transforms import RandomFlip
+from mmengine.config import Config
 from mmseg.datasets.transforms import (LoadAnnotations, PackSegInputs,
                                        RandomCrop)
 from mmseg.models.data_preprocessor import SegDataPreProcessor
@@ -11,6 +14,9 @@ from mrovseg_mmseg.datasets.transforms import (LoadAnnotations16,
                                                LoadImageChecked)
 from .fakes import write_image, write_label
 
+CONFIGS = Path(__file__).resolve().parents[2] / 'configs/_base_/datasets'
+BENCHMARKS = ('coco_stuff171', 'ade150', 'ade847', 'pascal_context59',
+              'pascal_context459', 'voc20', 'cityscapes19')
 LABELS_16 = np.array([[0, 255, 256, 300], [846, 65535, 1, 300]],
                      dtype=np.uint16)
 
@@ -29,14 +35,15 @@ def test_uint16_files_keep_every_value(tmp_path, suffix):
     assert out['seg_fields'] == ['gt_seg_map']
 
 
-def test_mmseg_loader_wraps_the_same_file_to_uint8(tmp_path):
-    """The defect this loader exists for: 300 becomes 44, 65535 becomes 255."""
-    path = tmp_path / 'label.tif'
-    write_label(path, LABELS_16)
-    out = LoadAnnotations()(
-        dict(seg_map_path=str(path), reduce_zero_label=False, seg_fields=[]))
-    assert out['gt_seg_map'][0, 3] == 44
-    assert out['gt_seg_map'][1, 1] == 255
+@pytest.mark.parametrize('name', BENCHMARKS)
+def test_benchmark_pipelines_load_labels_with_the_16_bit_loader(name):
+    """mmseg's LoadAnnotations reads a label file as uint8, so 300 would
+    become 44 and 65535 become 255: every benchmark loads with ours."""
+    config = Config.fromfile(CONFIGS / f'{name}.py')
+    for pipeline in (config.train_pipeline, config.test_pipeline):
+        loaders = [step['type'] for step in pipeline
+                   if step['type'].startswith('LoadAnnotations')]
+        assert loaders == ['LoadAnnotations16']
 
 
 def test_reduce_zero_label_with_ignore_65535(tmp_path):
