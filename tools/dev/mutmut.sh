@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Mutation testing of the model code, label transforms and scoring with
 # mutmut (requirements/dev.txt), against the fast test selection in
-# setup.cfg [mutmut]. Not part of CI: a full run takes hours on 2 cores.
+# setup.cfg [mutmut]. Not part of CI: a full run takes hours on 2 cores;
+# tools/dev/mutation_sample.py measures the score on a random sample.
 #
 #   bash tools/dev/mutmut.sh                      # every mutant
 #   bash tools/dev/mutmut.sh 'mrovseg_mmseg.models.necks.multi_res_fusion*'
