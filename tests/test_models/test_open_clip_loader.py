@@ -1,5 +1,7 @@
 """Local CLIP files: OpenAI's weights are built with QuickGELU, the
 activation OpenAI trained with; other files keep the named activation."""
+import os
+
 import open_clip
 import pytest
 import torch
@@ -128,3 +130,41 @@ def test_archive_of_another_model_is_refused(tiny_clip_cfg, openai_archive):
     cfg = dict(tiny_clip_cfg, embed_dim=16)
     with pytest.raises(ValueError, match='ViT-tiny.pt'):
         build_open_clip(model_cfg=cfg, pretrained=openai_archive)
+
+
+@pytest.mark.parametrize('tag,quick_gelu', [('openai', True),
+                                            ('laion2b_s34b_b88k', False)])
+def test_tag_goes_to_open_clip_with_its_activation_and_safe_loading(
+        monkeypatch, tmp_path, tag, quick_gelu):
+    requests, model = [], nn.Linear(2, 2)
+
+    def fake_create_model(model_name, **kwargs):
+        requests.append((model_name, kwargs))
+        return model
+
+    monkeypatch.setattr(open_clip, 'create_model', fake_create_model)
+    built = build_open_clip(model_name='ViT-B-16', pretrained=tag,
+                            cache_dir=str(tmp_path))
+    assert built is model and not model.weight.requires_grad
+    assert requests == [('ViT-B-16',
+                         dict(pretrained=tag, force_quick_gelu=quick_gelu,
+                              cache_dir=str(tmp_path),
+                              require_pretrained=True, weights_only=True))]
+
+
+def test_download_folder_of_a_tag_without_url():
+    """A tag whose config has no url (and no usable hub): the file is
+    named generically, the folder is open_clip's default."""
+
+    class NoUrl:
+
+        @staticmethod
+        def get_pretrained_cfg(model_name, tag):
+            return {}
+
+    where = open_clip_loader._cache_location(NoUrl, 'ViT-X', 'tag', None)
+    assert where == (
+        'put the downloaded file in ' +
+        os.path.expanduser(os.path.join('~', '.cache', 'clip')) +
+        ': open_clip looks there before downloading (the folder is set by '
+        'clip_cache_dir in the config)')

@@ -37,11 +37,17 @@ def test_weights_message_names_the_hugging_face_cache(offline, monkeypatch,
     monkeypatch.setattr(huggingface_hub.constants, 'HF_HUB_CACHE',
                         str(tmp_path / 'hub'))
     message = weights_error()
-    assert 'network is unreachable' in message
+    assert '(OSError: network is unreachable)' in message
     assert 'pretrained="/path/to/checkpoint"' in message
-    assert str(tmp_path / 'hub' /
-               'models--timm--vit_base_patch16_clip_224.openai') in message
-    assert 'HF_HUB_CACHE' in message and 'cache_dir=None' not in message
+    folder = (tmp_path / 'hub' /
+              'models--timm--vit_base_patch16_clip_224.openai')
+    assert (f'copy the folder {folder} (Hugging Face repository '
+            'timm/vit_base_patch16_clip_224.openai, '
+            'open_clip_model.safetensors or open_clip_pytorch_model.bin) '
+            'from a machine where the download worked') in message
+    assert '(the folder above it is set by HF_HUB_CACHE or HF_HOME).' in (
+        message)
+    assert 'cache_dir=None' not in message
     message = weights_error(cache_dir=str(tmp_path / 'mine'))
     assert str(tmp_path / 'mine' /
                'models--timm--vit_base_patch16_clip_224.openai') in message

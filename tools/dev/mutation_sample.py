@@ -11,9 +11,10 @@ listed as equivalent in ``docs/testing.md`` are left out of the score.
 
 It works in a copy of the tree (``--work``, a new temporary folder unless
 given; give the folder of an earlier run to reuse its mutants and test
-statistics, with ``--refresh`` to bring in changed tests). ``--list`` only prints the sample; ``--only-survivors`` reruns
-the mutants of the sample that survived in ``--work``. The counts are also
-written to ``WORK/mutation_sample.json``.
+statistics, with ``--refresh`` to bring in changed tests). ``--list`` only
+prints the sample; ``--only-survivors`` reruns the mutants of the sample
+that survived in ``--work``. The counts are also written to
+``WORK/mutation_sample.json``.
 """
 import argparse
 import json
@@ -36,7 +37,8 @@ KILLED = ('killed', 'timeout')
 def copy_tree(work: str) -> None:
     """The tree as tracked by git plus untracked, unignored files."""
     files = subprocess.run(
-        ['git', 'ls-files', '-z', '--cached', '--others', '--exclude-standard'],
+        ['git', 'ls-files', '-z', '--cached', '--others',
+         '--exclude-standard'],
         cwd=REPO, check=True, capture_output=True).stdout.split(b'\0')
     for name in filter(None, files):
         source = osp.join(REPO, name.decode())
