@@ -1,4 +1,4 @@
-"""Class loss normalization of the head, against PyTorch's cross-entropy."""
+"""Losses of the head against PyTorch and hand-written formulas."""
 import pytest
 import torch
 import torch.nn.functional as F
@@ -101,3 +101,21 @@ def test_weighted_mean_is_default_and_larger():
 def test_unknown_normalization_is_refused():
     with pytest.raises(ValueError, match="cls_loss_norm='sum'"):
         make_head(cls_loss_norm='sum')
+
+
+def test_mask_losses_are_5x_sigmoid_ce_and_5x_dice():
+    """The default mask losses on point logits: 5 x binary cross-entropy
+    averaged over points and 5 x dice of the sigmoid (smoothed by 1)
+    averaged over masks."""
+    head = make_head()
+    generator = torch.Generator().manual_seed(0)
+    preds = 3 * torch.randn(3, 20, generator=generator)
+    targets = (torch.rand(3, 20, generator=generator) > 0.5).float()
+    ce = head.loss_mask(preds, targets, avg_factor=3 * 20)
+    torch.testing.assert_close(
+        ce, 5 * F.binary_cross_entropy_with_logits(preds, targets))
+    probs = preds.sigmoid()
+    dice = 1 - (2 * (probs * targets).sum(1) + 1) / (
+        probs.sum(1) + targets.sum(1) + 1)
+    torch.testing.assert_close(
+        head.loss_dice(preds, targets, avg_factor=3), 5 * dice.sum() / 3)

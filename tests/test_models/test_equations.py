@@ -168,9 +168,11 @@ def decoder_reference(decoder, visual, fused, queries):
 
     x = torch.cat([visual, fused[layers[0]]], dim=1)  # stride 16
     x = nhwc(decoder.upsamples[0], x)
-    x = torch.cat([x, lateral(1, fused[layers[1]], 2)], dim=1)  # stride 8
+    if len(layers) > 1:
+        x = torch.cat([x, lateral(1, fused[layers[1]], 2)], dim=1)  # stride 8
     x = nhwc(decoder.upsamples[1], x)
-    x = torch.cat([x, lateral(2, fused[layers[2]], 4)], dim=1)  # stride 4
+    if len(layers) > 2:
+        x = torch.cat([x, lateral(2, fused[layers[2]], 4)], dim=1)  # stride 4
     pixels = nhwc(decoder.pixel_mlp, x)  # Eq. 4
     return torch.einsum('bnc,bchw->bnhw', queries, pixels)  # Eq. 5
 
@@ -183,14 +185,35 @@ def decoder_inputs():
     return visual, fused, torch.randn(2, 5, D)
 
 
-def test_eq4_5_hierarchical_decoder_pairs_stages_with_layers(decoder_inputs):
+@pytest.mark.parametrize('layers', [(3, 2, 1), (3, 2), (3, )])
+def test_eq4_5_hierarchical_decoder_pairs_stages_with_layers(
+        decoder_inputs, layers):
+    """Fewer layers (Table 4d) leave the later stages without a join."""
     decoder = randomize(
-        HierarchicalMaskDecoder(embed_dims=D, decoder_layers=(3, 2, 1)))
+        HierarchicalMaskDecoder(embed_dims=D, decoder_layers=layers))
     with torch.no_grad():
         out = decoder(*decoder_inputs)
         expected = decoder_reference(decoder, *decoder_inputs)
     assert out.shape == (2, 5, 16, 24)
     torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_decoder_stage_widths_and_layer_count():
+    """The stages narrow to D / 2 and D / 4 unless told; one to three
+    layers join them."""
+    decoder = HierarchicalMaskDecoder(embed_dims=D, decoder_layers=(3, 2, 1))
+    assert [block.norm.normalized_shape for block in decoder.upsamples] == [
+        (D // 2, ), (D // 4, )]
+    assert [lateral.out_features for lateral in decoder.laterals] == [
+        D // 2, D // 4]
+    wide = HierarchicalMaskDecoder(embed_dims=D, decoder_layers=(3, 2, 1),
+                                   stage_channels=(6, 5))
+    assert [block.norm.normalized_shape for block in wide.upsamples] == [
+        (6, ), (5, )]
+    for layers in [(), (4, 3, 2, 1)]:
+        with pytest.raises(ValueError,
+                           match=r'give one to three fused layers'):
+            HierarchicalMaskDecoder(embed_dims=D, decoder_layers=layers)
 
 
 def test_table2_flat_decoder_is_mlp_of_h_at_stride16(decoder_inputs):

@@ -1,4 +1,5 @@
 """Multi-grained masked-attention classifier reuses CLIP's [CLS] path."""
+import re
 from dataclasses import replace
 
 import pytest
@@ -177,3 +178,29 @@ def test_high_resolution_keys_sit_at_their_tokens(tiny_clip_cfg,
     torch.testing.assert_close(keys[:, :, single],
                                reference[:, :, positions[single]],
                                rtol=1e-5, atol=1e-5)
+
+
+def test_learned_embeddings_start_at_std_0_02():
+    torch.manual_seed(0)
+    classifier = MultiGrainedMaskClassifier(num_queries=100, embed_dims=64,
+                                            proj_dims=32)
+    assert 0.018 < float(classifier.query_pos.std()) < 0.022
+    assert 0.01 < float(classifier.no_object_embed.std()) < 0.03
+
+
+def test_features_from_another_backbone_are_refused(tiny_clip_cfg,
+                                                    tiny_clip_checkpoint):
+    backbone = build_backbone(tiny_clip_cfg, tiny_clip_checkpoint)
+    features = backbone(torch.randn(1, 3, 32, 32))
+    classifier = build_classifier()
+    short = replace(features, classifier_kv=features.classifier_kv[:-1])
+    with pytest.raises(ValueError, match=re.escape(
+            'features.classifier_kv does not match the CLIP blocks of '
+            'features.clip_tail.')):
+        classifier.embed(short)
+    without = build_backbone(tiny_clip_cfg, tiny_clip_checkpoint,
+                             classifier_start_block=None)
+    with pytest.raises(ValueError, match=re.escape(
+            'the backbone was built without a classifier start block '
+            '(classifier_start_block=None).')):
+        classifier.embed(without(torch.randn(1, 3, 32, 32)))

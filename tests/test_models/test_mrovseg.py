@@ -1,4 +1,6 @@
 """The segmentor end to end: gradients, losses, shapes, vocabulary, errors."""
+import re
+
 import pytest
 import torch
 from mmseg.registry import MODELS
@@ -113,7 +115,11 @@ def test_label_outside_vocabulary_is_named(build):
 def test_missing_vocabulary_is_explained(build):
     model = build(vocabulary=None).eval()
     data = model.data_preprocessor(make_batch([(64, 64)]), training=False)
-    with pytest.raises(RuntimeError, match='VocabularyHook'):
+    with pytest.raises(RuntimeError, match=re.escape(
+            'MROVSeg has no test vocabulary: add VocabularyHook to '
+            "custom_hooks (it reads the dataset's classes), pass "
+            'vocabulary=... in the model config, or call '
+            'model.set_vocabulary([...]).')):
         model(**data, mode='predict')
 
 
@@ -122,6 +128,10 @@ def test_bad_switch_values_are_named(build):
         build(neck=dict(num_queries=0))
     with pytest.raises(ValueError, match="spatial_fusion='conv'"):
         build(neck=dict(spatial_fusion='conv'))
+    with pytest.raises(ValueError, match=re.escape(
+            'neck.num_queries=8 and decode_head.num_queries=6 must be '
+            'equal: the head predicts one mask per adapter query.')):
+        build(decode_head=dict(num_queries=6))
     with pytest.raises(ValueError, match='adapter does not fuse'):
         model = build(decode_head=dict(decoder_layers=(3, 2, 1))).eval()
         data = model.data_preprocessor(make_batch([(64, 64)]), False)
@@ -176,3 +186,18 @@ def test_adapter_checkpointing_gives_the_same_gradients(build):
     for name in plain:
         torch.testing.assert_close(checkpointed[name], plain[name],
                                    msg=f'{name} differs')
+
+
+def test_adapter_block_count_against_its_fusion_layers():
+    def adapter(**kwargs):
+        return MODELS.build(dict(type='MultiResAdapter', in_channels=64,
+                                 embed_dims=32, num_heads=4, num_queries=8,
+                                 **kwargs))
+
+    assert len(adapter(num_blocks=1, fusion_layers=(0, )).blocks) == 1
+    with pytest.raises(ValueError, match='num_blocks=0 must be >= 1'):
+        adapter(num_blocks=0, fusion_layers=())
+    with pytest.raises(ValueError, match=re.escape(
+            'fusion_layers=(0, 2, 4) has more layers than the adapter has '
+            'blocks (num_blocks=2).')):
+        adapter(num_blocks=2, fusion_layers=(0, 2, 4))
