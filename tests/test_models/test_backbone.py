@@ -100,6 +100,11 @@ def test_bad_config_values_are_named(tiny_clip_cfg, tiny_clip_checkpoint):
         build(tiny_clip_cfg, tiny_clip_checkpoint, fusion_layers=(0, 7))
     with pytest.raises(ValueError, match='clip_input_size=30'):
         build(tiny_clip_cfg, tiny_clip_checkpoint, clip_input_size=30)
+    for size in (0, 12):
+        with pytest.raises(ValueError, match=(
+                f'slice_input_size={size} must be a positive multiple of the '
+                'CLIP patch size 8')):
+            build(tiny_clip_cfg, tiny_clip_checkpoint, slice_input_size=size)
 
 
 def test_mismatched_checkpoint_names_file(tiny_clip_cfg, tiny_clip_checkpoint):

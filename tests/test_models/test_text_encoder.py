@@ -3,6 +3,7 @@
 Tiny random CLIPs (``tests/conftest.py``) stand in for real weights.
 """
 import os
+import re
 
 import open_clip
 import pytest
@@ -281,3 +282,16 @@ def test_tagged_weights_get_their_activation(monkeypatch, tiny_clip_cfg, tag,
     monkeypatch.setattr(open_clip, 'create_model', fake_create_model)
     build_open_clip(model_name='ViT-B-16', pretrained=tag)
     assert requests[0]['force_quick_gelu'] is quick_gelu
+
+
+def test_one_prompt_per_batch_matches_and_bad_batch_sizes_are_refused(
+        make_encoder, tiny_clip_reference):
+    encoder = make_encoder(templates='single', prompts_per_batch=1)
+    torch.testing.assert_close(
+        encoder(list(NAMES)),
+        oracle(tiny_clip_reference, NAMES, ORACLE_TEMPLATES['single']),
+        **TOL)
+    for bad in (0, True, 2.0):
+        with pytest.raises(ValueError, match=re.escape(
+                f'prompts_per_batch={bad!r} must be a positive int.')):
+            make_encoder(prompts_per_batch=bad)
