@@ -1,6 +1,7 @@
 """Local CLIP files: OpenAI's weights are built with QuickGELU, the
 activation OpenAI trained with; other files keep the named activation."""
 import os
+import re
 
 import open_clip
 import pytest
@@ -168,3 +169,18 @@ def test_download_folder_of_a_tag_without_url():
         os.path.expanduser(os.path.join('~', '.cache', 'clip')) +
         ': open_clip looks there before downloading (the folder is set by '
         'clip_cache_dir in the config)')
+
+
+def test_missing_and_unexpected_keys_are_named(tiny_clip_cfg,
+                                                tiny_clip_checkpoint, tmp_path):
+    state = torch.load(tiny_clip_checkpoint, weights_only=True)
+    state.pop('ln_final.weight')
+    state['extra.weight'] = torch.zeros(2)
+    path = str(tmp_path / 'edited.pt')
+    torch.save(state, path)
+    with pytest.raises(ValueError, match=re.escape(
+            f'CLIP checkpoint {path!r} does not match the architecture '
+            "open_clip.CLIP(**") + r'.*' + re.escape(
+            "): missing keys ['ln_final.weight'], unexpected keys "
+            "['extra.weight']")):
+        build_open_clip(model_cfg=tiny_clip_cfg, pretrained=path)

@@ -295,3 +295,21 @@ def test_one_prompt_per_batch_matches_and_bad_batch_sizes_are_refused(
         with pytest.raises(ValueError, match=re.escape(
                 f'prompts_per_batch={bad!r} must be a positive int.')):
             make_encoder(prompts_per_batch=bad)
+
+
+def test_cache_of_a_file_encoder_is_keyed_without_hashing_weights(
+        make_encoder, monkeypatch, tmp_path):
+    """A checkpoint file is known by its path, size and time; only weights
+    loaded from a state dict are hashed."""
+    from mrovseg_mmseg.models.text_encoders import open_clip_text_encoder
+
+    def no_hashing(named_tensors):
+        raise AssertionError('the weights were hashed')
+
+    monkeypatch.setattr(open_clip_text_encoder, 'tensors_digest', no_hashing)
+    encoder = make_encoder(cache_dir=str(tmp_path))
+    first = encoder(['cat'])
+    again = make_encoder(cache_dir=str(tmp_path))
+    calls = count_encodes(again)
+    torch.testing.assert_close(again(['cat']), first, rtol=0, atol=0)
+    assert calls == []
