@@ -8,6 +8,7 @@ import torch.nn.functional as F
 
 from mrovseg_mmseg.models.backbones import MultiResCLIPViT
 from mrovseg_mmseg.models.decode_heads import MultiGrainedMaskClassifier
+from mrovseg_mmseg.models.decode_heads.mask_classifier import _masked
 from mrovseg_mmseg.models.utils.clip_block import project_qkv
 
 
@@ -204,3 +205,17 @@ def test_features_from_another_backbone_are_refused(tiny_clip_cfg,
             'the backbone was built without a classifier start block '
             '(classifier_start_block=None).')):
         classifier.embed(without(torch.randn(1, 3, 32, 32)))
+
+
+def test_padding_mask_values_dtype_and_device():
+    """-inf where a key shows no image; a missing bias is a zero bias of
+    the given dtype on the mask's device ('meta' stands for a GPU)."""
+    valid = torch.tensor([True, False, True])
+    torch.testing.assert_close(
+        _masked(None, valid, torch.float16),
+        torch.tensor([0, float('-inf'), 0], dtype=torch.float16))
+    torch.testing.assert_close(
+        _masked(torch.tensor([[1.0, 2.0, 3.0]]), valid, torch.float32),
+        torch.tensor([[1.0, float('-inf'), 3.0]]))
+    on_meta = _masked(None, valid.to('meta'), torch.float16)
+    assert on_meta.device.type == 'meta' and on_meta.dtype == torch.float16

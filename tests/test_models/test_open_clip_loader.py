@@ -171,8 +171,8 @@ def test_download_folder_of_a_tag_without_url():
         'clip_cache_dir in the config)')
 
 
-def test_missing_and_unexpected_keys_are_named(tiny_clip_cfg,
-                                                tiny_clip_checkpoint, tmp_path):
+def test_missing_and_unexpected_keys_are_named(tiny_clip_cfg, tmp_path,
+                                                tiny_clip_checkpoint):
     state = torch.load(tiny_clip_checkpoint, weights_only=True)
     state.pop('ln_final.weight')
     state['extra.weight'] = torch.zeros(2)
@@ -184,3 +184,15 @@ def test_missing_and_unexpected_keys_are_named(tiny_clip_cfg,
             "): missing keys ['ln_final.weight'], unexpected keys "
             "['extra.weight']")):
         build_open_clip(model_cfg=tiny_clip_cfg, pretrained=path)
+
+
+def test_default_is_openais_vit_b_16(monkeypatch):
+    requests = []
+
+    def fake_create_model(model_name, **kwargs):
+        requests.append((model_name, kwargs['pretrained']))
+        return nn.Linear(2, 2)
+
+    monkeypatch.setattr(open_clip, 'create_model', fake_create_model)
+    build_open_clip()
+    assert requests == [('ViT-B-16', 'openai')]
