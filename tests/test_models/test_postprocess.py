@@ -17,14 +17,25 @@ from .tiny_model import make_batch, tiny_model_cfg
 @pytest.fixture(scope='module')
 def model(tiny_clip_cfg, tiny_clip_checkpoint):
     torch.manual_seed(0)
-    built = MODELS.build(tiny_model_cfg(tiny_clip_cfg, tiny_clip_checkpoint))
+    # predict() also returns the Eq. 9 scores, which tell apart masks that
+    # a random model's labels (mostly one class) would not
+    built = MODELS.build(
+        tiny_model_cfg(tiny_clip_cfg, tiny_clip_checkpoint,
+                       test_cfg=dict(output_logits=True)))
     return built.eval()
 
 
-def eq9_labels(cls_logits, masks):
-    """argmax_k of sum_n softmax(C)[n, k] sigmoid(M)[n]: (B, H, W)."""
+def eq9_scores(cls_logits, masks):
+    """sum_n softmax(C)[n, k] sigmoid(M)[n]: (B, K, H, W)."""
     probs = F.softmax(cls_logits, dim=-1)[..., :-1]
-    return torch.einsum('bnk,bnhw->bkhw', probs, masks.sigmoid()).argmax(1)
+    return torch.einsum('bnk,bnhw->bkhw', probs, masks.sigmoid())
+
+
+def assert_prediction(result, expected_scores):
+    """``result`` holds these (1, K, H, W) scores and their argmax."""
+    torch.testing.assert_close(result.seg_logits.data, expected_scores[0],
+                               rtol=1e-5, atol=1e-6)
+    assert torch.equal(result.pred_sem_seg.data, expected_scores.argmax(1))
 
 
 @pytest.mark.parametrize('key', ['padding_size', 'img_padding_size'])
@@ -71,10 +82,10 @@ def test_batch_of_differently_padded_images_restores_each_one(model):
         # the default of postprocess_masks: the padding is still in the input
         direct = model.postprocess_masks(output, (64, 64), samples)
     for index, (height, width) in enumerate(sizes):
-        expected = eq9_labels(output.cls_logits[index:index + 1],
+        expected = eq9_scores(output.cls_logits[index:index + 1],
                               masks[index:index + 1, :, :height, :width])
-        assert torch.equal(results[index].pred_sem_seg.data, expected)
-        assert torch.equal(direct[index].pred_sem_seg.data, expected)
+        assert_prediction(results[index], expected)
+        assert_prediction(direct[index], expected)
 
 
 def test_samples_without_metainfo_are_predicted_at_the_input_size(model):
@@ -84,13 +95,13 @@ def test_samples_without_metainfo_are_predicted_at_the_input_size(model):
         output = model.predict_masks(inputs)
         masks = resize_region(output.mask_logits, output.mask_region,
                               (64, 64))
-        expected = eq9_labels(output.cls_logits, masks)
-        no_samples = model.predict(inputs)[0].pred_sem_seg.data
+        expected = eq9_scores(output.cls_logits, masks)
+        no_samples = model.predict(inputs)[0]
         bare = SegDataSample()
         bare.set_metainfo(dict(img_shape=(64, 64)))
-        no_shape = model.predict(inputs, [bare])[0].pred_sem_seg.data
-    assert torch.equal(no_samples, expected)
-    assert torch.equal(no_shape, expected)
+        no_shape = model.predict(inputs, [bare])[0]
+    assert_prediction(no_samples, expected)
+    assert_prediction(no_shape, expected)
 
 
 def test_encode_decode_gives_the_eq9_scores_of_predict(model):
@@ -99,12 +110,6 @@ def test_encode_decode_gives_the_eq9_scores_of_predict(model):
         data = model.data_preprocessor(batch, training=False)
         metas = [sample.metainfo for sample in data['data_samples']]
         scores = model.encode_decode(data['inputs'], metas)
-        model.test_cfg['output_logits'] = True
-        try:
-            result = model.predict(data['inputs'], data['data_samples'])[0]
-        finally:
-            model.test_cfg.pop('output_logits')
+        result = model.predict(data['inputs'], data['data_samples'])[0]
     assert scores.shape == (1, 3, 64, 64)
-    torch.testing.assert_close(scores[0], result.seg_logits.data,
-                               rtol=1e-5, atol=1e-6)
-    assert torch.equal(scores.argmax(1), result.pred_sem_seg.data)
+    assert_prediction(result, scores)
