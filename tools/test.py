@@ -80,6 +80,20 @@ def require_strict_loading(cfg: Config, strict: bool) -> None:
     cfg.custom_hooks = hooks
 
 
+def drop_training(cfg: Config) -> None:
+    """Remove the training settings from a test run's config.
+
+    mmseg's visualization hook reads ``runner.iter``, which builds the
+    training loop on first use: the training dataset is loaded (it may not
+    exist where a model is evaluated) and the visualizer takes the training
+    classes, so an open-vocabulary model tested on other classes had its
+    overlays labelled with the training names.
+    """
+    for key in ('train_dataloader', 'train_cfg', 'optim_wrapper',
+                'param_scheduler'):
+        cfg[key] = None
+
+
 def main():
     args = parse_args()
     if not osp.isfile(args.checkpoint):
@@ -98,6 +112,7 @@ def main():
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
     cfg.load_from = args.checkpoint
+    drop_training(cfg)
     require_strict_loading(cfg, strict=not args.non_strict)
     if args.show or args.show_dir:
         enable_visualization(cfg, args)

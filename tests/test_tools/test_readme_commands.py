@@ -175,6 +175,20 @@ def run_demo(tokens, ctx):
     ok(demo, '[demo] done', 'mIoU', '[demo] prediction overlays')
 
 
+def run_zero_shot_demo(tokens, ctx):
+    """Run as printed with a work dir in tmp and the script's size settings
+    cut down (2 pretraining steps, 2 training iterations, one seed, the paper
+    model only); tests/test_training/test_zero_shot_demo.py checks a longer
+    run's results."""
+    env = dict(SEEDS='0', VARIANTS='paper', ITERS='2', PRETRAIN_ITERS='2',
+               PRETRAIN_POOL='64')
+    result = ctx.shell.run(
+        [f'{key}={value}' for key, value in env.items()] + tokens +
+        [str(ctx.tmp / 'zero_shot')], activated=False)
+    ok(result, '[pretrain_clip] saved', 'open-vocabulary summary',
+       '| MROVSeg (pretrained tiny CLIP) | 1 |', '[zero-shot demo] overlays')
+
+
 def run_tests(tokens, ctx):
     """The test command, on one small test file (the whole suite would run
     this test again)."""
@@ -315,6 +329,7 @@ def benchmark(tokens, ctx):
 COMMANDS = {
     'bash tools/run_demo.sh': run_demo,
     'bash tools/run_tests.sh': run_tests,
+    'bash tools/run_zero_shot_demo.sh': run_zero_shot_demo,
     'MROVSEG_TORCH=torch==2.14.1 torchvision==0.29.1 MROVSEG_PIP_ARGS='
     '--index-url https://download.pytorch.org/whl/cu128 bash '
     'tools/setup_env.sh': setup_env_other_torch,

@@ -40,8 +40,10 @@ def collect(work_dir: str) -> Dict[str, List[Dict[str, float]]]:
     """{variant: [metrics of each seed, in seed order]} for finished runs."""
     runs = {}
     for variant in VARIANTS:
-        seeds = sorted(glob.glob(osp.join(work_dir, variant, 'seed*')),
-                       key=lambda path: int(path.rsplit('seed', 1)[1]))
+        seeds = sorted(
+            (path for path in glob.glob(osp.join(work_dir, variant, 'seed*'))
+             if osp.isdir(path)),
+            key=lambda path: int(path.rsplit('seed', 1)[1]))
         metrics = [read_metrics(seed) for seed in seeds]
         metrics = [m for m in metrics if m]
         if metrics:
