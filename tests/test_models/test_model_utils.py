@@ -6,7 +6,8 @@ import torch
 import torch.nn.functional as F
 from open_clip.transformer import ResidualAttentionBlock
 
-from mrovseg_mmseg.models.utils.clip_block import check_block_supported
+from mrovseg_mmseg.models.utils.clip_block import (check_block_supported,
+                                                  project_query)
 from mrovseg_mmseg.models.utils.resampling import resize_bilinear
 
 
@@ -44,3 +45,20 @@ def test_only_self_attention_blocks_are_supported():
     del without_norm.ln_1
     with pytest.raises(TypeError, match='CLIP block 1 is a'):
         check_block_supported(without_norm, 1)
+
+
+@pytest.mark.parametrize('bias', [True, False])
+def test_query_projection_is_the_first_third_of_the_in_projection(bias):
+    torch.manual_seed(0)
+    block = ResidualAttentionBlock(16, 2)
+    if not bias:
+        block.attn = torch.nn.MultiheadAttention(16, 2, bias=False,
+                                                 batch_first=True)
+    x = torch.randn(3, 5, 16)
+    weight = block.attn.in_proj_weight
+    q = F.linear(block.ln_1(x), weight[:16],
+                 block.attn.in_proj_bias[:16] if bias else None)
+    # (B, Q, heads * d) -> (B, heads, Q, d)
+    expected = q.view(3, 5, 2, 8).permute(0, 2, 1, 3)
+    torch.testing.assert_close(project_query(block, x), expected,
+                               rtol=0, atol=0)

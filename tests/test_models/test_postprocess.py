@@ -113,3 +113,12 @@ def test_encode_decode_gives_the_eq9_scores_of_predict(model):
         result = model.predict(data['inputs'], data['data_samples'])[0]
     assert scores.shape == (1, 3, 64, 64)
     assert_prediction(result, scores)
+
+
+def test_masks_of_an_image_that_fills_the_canvas_show_it_whole(model):
+    """A 64 x 64 input fills the global view and the slice canvas: the
+    whole mask map shows the image (mask_region is the map's size)."""
+    with torch.no_grad():
+        output = model.predict_masks(torch.randn(1, 3, 64, 64))
+    assert output.mask_region == pytest.approx(
+        tuple(float(size) for size in output.mask_logits.shape[-2:]))

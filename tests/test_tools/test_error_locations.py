@@ -3,6 +3,7 @@ pick the project's environment."""
 import glob
 import os
 import os.path as osp
+import re
 import subprocess
 
 import pytest
@@ -33,11 +34,15 @@ def weights_error(**kwargs):
 
 def test_weights_message_names_the_hugging_face_cache(offline, monkeypatch,
                                                       tmp_path):
+    import open_clip
     import huggingface_hub.constants
     monkeypatch.setattr(huggingface_hub.constants, 'HF_HUB_CACHE',
                         str(tmp_path / 'hub'))
     message = weights_error()
     assert '(OSError: network is unreachable)' in message
+    url = open_clip.get_pretrained_url('ViT-B-16', 'openai')
+    assert url.startswith('https://') and f'on another machine ({url})' in (
+        message)
     assert 'pretrained="/path/to/checkpoint"' in message
     folder = (tmp_path / 'hub' /
               'models--timm--vit_base_patch16_clip_224.openai')
@@ -52,6 +57,14 @@ def test_weights_message_names_the_hugging_face_cache(offline, monkeypatch,
     assert str(tmp_path / 'mine' /
                'models--timm--vit_base_patch16_clip_224.openai') in message
     assert 'clip_cache_dir' in message
+
+
+def test_weights_message_names_the_quick_gelu_architecture(offline):
+    from mrovseg_mmseg.models.utils.open_clip_loader import build_open_clip
+    for name in ('ViT-B-16', 'ViT-B-16-quickgelu'):
+        with pytest.raises(RuntimeError, match=re.escape(
+                "(for OpenAI weights use model_name='ViT-B-16-quickgelu')")):
+            build_open_clip(model_name=name, pretrained='openai')
 
 
 def test_weights_message_names_open_clips_download_folder(offline,
