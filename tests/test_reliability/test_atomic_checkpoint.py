@@ -35,8 +35,13 @@ def last_checkpoint(work_dir: str) -> str:
         return handle.read().strip()
 
 
-@pytest.mark.parametrize('point,resumed_iter', [('write', 2), ('publish', 2),
-                                                ('rotate', 4)])
+# the default run kills the save while writing (each case is a training
+# subprocess of about 8 s); the other two points run with the slow tests
+@pytest.mark.parametrize('point,resumed_iter', [
+    ('write', 2),
+    pytest.param('publish', 2, marks=pytest.mark.slow),
+    pytest.param('rotate', 4, marks=pytest.mark.slow)
+])
 def test_kill_during_save_leaves_a_resumable_checkpoint(
         tmp_path, point, resumed_iter):
     work_dir = str(tmp_path / 'work')
