@@ -185,7 +185,7 @@ def run_zero_shot_demo(tokens, ctx):
     result = ctx.shell.run(
         [f'{key}={value}' for key, value in env.items()] + tokens +
         [str(ctx.tmp / 'zero_shot')], activated=False)
-    ok(result, '[pretrain_clip] saved', 'open-vocabulary summary',
+    ok(result, '[pretrain_clip] saved', '[zero-shot demo] paper 0:  mIoU_seen',
        '| MROVSeg (pretrained tiny CLIP) | 1 |', '[zero-shot demo] overlays')
 
 
