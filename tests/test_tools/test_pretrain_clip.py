@@ -43,6 +43,7 @@ def test_checkpoint_loads_as_the_trained_clip(tmp_path):
     assert not (tmp_path / 'clip.pth.resume').exists()
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_to_the_same_weights(tmp_path, monkeypatch):
     whole = pretrain_clip(TINY, str(tmp_path / 'whole.pth'), **SETTINGS)
     out = tmp_path / 'killed.pth'
@@ -70,6 +71,7 @@ def test_killed_run_resumes_to_the_same_weights(tmp_path, monkeypatch):
         pretrain_clip(TINY, str(out), **dict(other, seed=5))
 
 
+@pytest.mark.slow
 def test_tool_keeps_an_existing_checkpoint(tmp_path):
     out = tmp_path / 'clip.pth'
     out.write_bytes(b'existing')

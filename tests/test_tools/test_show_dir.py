@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from mmengine.config import Config
 from PIL import Image
@@ -19,6 +20,7 @@ REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / 'configs/zero_shot_demo/mrovseg_tiny_materials64_random-clip.py'
 
 
+@pytest.mark.slow
 def test_overlays_use_the_test_classes(tmp_path):
     from mmseg.registry import MODELS
     import mrovseg_mmseg  # noqa: F401
