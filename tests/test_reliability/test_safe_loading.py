@@ -168,6 +168,7 @@ def test_load_from_truncated_checkpoint_is_named(tmp_path):
         runner.train()
 
 
+@pytest.mark.slow
 def test_test_tool_refuses_a_mismatched_checkpoint(tiny_checkpoint, shapes,
                                                    tmp_path):
     checkpoint = torch.load(tiny_checkpoint, weights_only=True)
@@ -195,6 +196,7 @@ def test_test_tool_refuses_a_mismatched_checkpoint(tiny_checkpoint, shapes,
     assert re.search(r'Iter\(test\).*mIoU: ', output)
 
 
+@pytest.mark.slow
 def test_test_tool_refuses_an_unsafe_checkpoint(tiny_checkpoint, shapes,
                                                 tmp_path):
     marker = tmp_path / 'code_ran'

@@ -3,6 +3,7 @@ import os.path as osp
 import subprocess
 import sys
 
+import pytest
 from mmengine.config import Config
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -24,6 +25,7 @@ def test_flops_grow_with_the_slice_grid():
         'MROVSeg.backbone']
 
 
+@pytest.mark.slow
 def test_command_line_prints_gflops():
     out = subprocess.run(
         [sys.executable, 'tools/analysis_tools/get_flops.py',
