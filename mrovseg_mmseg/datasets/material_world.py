@@ -12,16 +12,13 @@ the standard mmseg layout on first use::
     <root>/images/{train,val}/00000.png
     <root>/annotations/{train,val}/00000.png    # ids into MATERIAL_CLASSES
 """
-import os
-import os.path as osp
-import shutil
-import tempfile
-from typing import List, Sequence, Tuple
+from typing import Sequence, Tuple
 
 import numpy as np
-from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
 from PIL import Image
+
+from .generated import GeneratedSegDataset, write_generated_dataset
 
 # name: (RGB colour, texture)
 MATERIALS = {
@@ -51,7 +48,6 @@ CAPTION_TEMPLATES = ('a photo of a {}.', 'a photo of {}.', '{}.',
                      'a scene of {}.', '{} seen from above.')
 SMALL_RADIUS = (3.0, 6.0)  # image pixels at the 64 px scene size
 LARGE_RADIUS = (10.0, 18.0)
-COMPLETE_MARKER = '.complete'
 
 
 def material_texture(rng: np.random.Generator, name: str,
@@ -179,79 +175,29 @@ def generate_material_world(root: str,
     """Write the dataset under ``root`` unless it is already complete.
 
     Training scenes hold only ``SEEN_CLASSES``; held-out scenes draw from all
-    materials. Writing goes to a temporary folder renamed into place, so
-    concurrent processes never see a partial dataset.
+    materials.
     """
-    if osp.exists(osp.join(root, COMPLETE_MARKER)):
-        return root
-    parent = osp.dirname(osp.abspath(root))
-    os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix='.material_world_', dir=parent)
-    rng = np.random.default_rng(seed)
-    splits = (('train', num_train, SEEN_CLASSES), ('val', num_val,
-                                                   MATERIAL_CLASSES))
-    for split, count, classes in splits:
-        for sub in ('images', 'annotations'):
-            os.makedirs(osp.join(staging, sub, split))
-        for index in range(count):
-            image, label = render_scene(rng, image_size, classes)
-            name = f'{index:05d}.png'
-            Image.fromarray(image).save(
-                osp.join(staging, 'images', split, name))
-            Image.fromarray(label).save(
-                osp.join(staging, 'annotations', split, name))
-    with open(osp.join(staging, 'classes.txt'), 'w') as handle:
-        handle.write('\n'.join(MATERIAL_CLASSES) + '\n')
-    with open(osp.join(staging, 'unseen_classes.txt'), 'w') as handle:
-        handle.write('\n'.join(UNSEEN_CLASSES) + '\n')
-    open(osp.join(staging, COMPLETE_MARKER), 'w').close()
-    try:
-        os.rename(staging, root)
-    except OSError:
-        shutil.rmtree(staging, ignore_errors=True)
-        if not osp.exists(osp.join(root, COMPLETE_MARKER)):
-            raise
-    return root
+    return write_generated_dataset(
+        root,
+        [('train', num_train,
+          lambda rng: render_scene(rng, image_size, SEEN_CLASSES)),
+         ('val', num_val,
+          lambda rng: render_scene(rng, image_size, MATERIAL_CLASSES))],
+        seed, {
+            'classes.txt': MATERIAL_CLASSES,
+            'unseen_classes.txt': UNSEEN_CLASSES
+        })
 
 
 @DATASETS.register_module()
-class MaterialWorldDataset(BaseSegDataset):
+class MaterialWorldDataset(GeneratedSegDataset):
     """Scenes of named materials; generated on first use.
 
     Set ``metainfo=dict(classes=SEEN_CLASSES)`` for segmentation training:
     mmseg then maps the annotation ids onto the seen classes' order (the
-    training scenes hold no other material).
-
-    Args:
-        generate: create the images under ``data_root`` if they are missing.
-        num_train, num_val, image_size, seed: generator settings.
+    training scenes hold no other material). Config keys ``generate``,
+    ``num_train``, ``num_val``, ``image_size`` and ``seed`` go to
+    :func:`generate_material_world`.
     """
     METAINFO = dict(classes=MATERIAL_CLASSES, palette=MATERIAL_PALETTE)
-
-    def __init__(self,
-                 *,
-                 generate: bool = True,
-                 num_train: int = 400,
-                 num_val: int = 80,
-                 image_size: int = 64,
-                 seed: int = 0,
-                 **kwargs):
-        data_root = kwargs.get('data_root')
-        if generate and data_root:
-            generate_material_world(data_root, num_train=num_train,
-                                    num_val=num_val, image_size=image_size,
-                                    seed=seed)
-        kwargs.setdefault('img_suffix', '.png')
-        kwargs.setdefault('seg_map_suffix', '.png')
-        kwargs.setdefault('reduce_zero_label', False)
-        super().__init__(**kwargs)
-
-    def load_data_list(self) -> List[dict]:
-        """mmseg's file list; an empty image folder is an error naming it."""
-        data_list = super().load_data_list()
-        if not data_list:
-            raise FileNotFoundError(
-                f'{type(self).__name__}: no image ending in '
-                f'{self.img_suffix!r} under {self.data_prefix.get("img_path")}'
-                f'; delete {self.data_root} to have it generated again')
-        return data_list
+    generate = staticmethod(generate_material_world)

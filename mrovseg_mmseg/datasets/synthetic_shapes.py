@@ -8,22 +8,17 @@ pipeline (training, mIoU, visualization) runs without downloading anything::
     <root>/images/{train,val}/00000.png
     <root>/annotations/{train,val}/00000.png
 """
-import os
-import os.path as osp
-import shutil
-import tempfile
 from typing import Tuple
 
 import numpy as np
-from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
-from PIL import Image
+
+from .generated import GeneratedSegDataset, write_generated_dataset
 
 SHAPE_CLASSES = ('grass', 'sand', 'red disc', 'blue square',
                  'yellow triangle', 'striped ring')
 SHAPE_PALETTE = [[60, 160, 60], [220, 200, 140], [220, 40, 40],
                  [40, 70, 220], [240, 220, 30], [140, 60, 180]]
-COMPLETE_MARKER = '.complete'
 
 
 def _texture(rng: np.random.Generator, size: int, colour, kind: str):
@@ -80,73 +75,19 @@ def generate_synthetic_shapes(root: str,
                               num_val: int = 40,
                               image_size: int = 64,
                               seed: int = 0) -> str:
-    """Write the dataset under ``root`` unless it is already complete.
-
-    Writing goes to a temporary folder that is renamed into place, so
-    concurrent processes (distributed ranks) never see a partial dataset.
-    """
-    if osp.exists(osp.join(root, COMPLETE_MARKER)):
-        return root
-    parent = osp.dirname(osp.abspath(root))
-    os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix='.synthetic_shapes_', dir=parent)
-    rng = np.random.default_rng(seed)
-    for split, count in (('train', num_train), ('val', num_val)):
-        for sub in ('images', 'annotations'):
-            os.makedirs(osp.join(staging, sub, split))
-        for index in range(count):
-            image, label = render_sample(rng, image_size)
-            name = f'{index:05d}.png'
-            Image.fromarray(image).save(
-                osp.join(staging, 'images', split, name))
-            Image.fromarray(label).save(
-                osp.join(staging, 'annotations', split, name))
-    with open(osp.join(staging, 'classes.txt'), 'w') as handle:
-        handle.write('\n'.join(SHAPE_CLASSES) + '\n')
-    open(osp.join(staging, COMPLETE_MARKER), 'w').close()
-    try:
-        os.rename(staging, root)
-    except OSError:
-        shutil.rmtree(staging, ignore_errors=True)
-        if not osp.exists(osp.join(root, COMPLETE_MARKER)):
-            raise
-    return root
+    """Write the dataset under ``root`` unless it is already complete."""
+    return write_generated_dataset(
+        root, [('train', num_train, lambda rng: render_sample(rng, image_size)),
+               ('val', num_val, lambda rng: render_sample(rng, image_size))],
+        seed, {'classes.txt': SHAPE_CLASSES})
 
 
 @DATASETS.register_module()
-class SyntheticShapesDataset(BaseSegDataset):
+class SyntheticShapesDataset(GeneratedSegDataset):
     """Textured shapes with class names as text; generated on first use.
 
-    Args:
-        generate: create the images under ``data_root`` if they are missing.
-        num_train, num_val, image_size, seed: generator settings.
+    Config keys ``generate``, ``num_train``, ``num_val``, ``image_size`` and
+    ``seed`` go to :func:`generate_synthetic_shapes`.
     """
     METAINFO = dict(classes=SHAPE_CLASSES, palette=SHAPE_PALETTE)
-
-    def __init__(self,
-                 *,
-                 generate: bool = True,
-                 num_train: int = 240,
-                 num_val: int = 40,
-                 image_size: int = 64,
-                 seed: int = 0,
-                 **kwargs):
-        data_root = kwargs.get('data_root')
-        if generate and data_root:
-            generate_synthetic_shapes(data_root, num_train=num_train,
-                                      num_val=num_val, image_size=image_size,
-                                      seed=seed)
-        kwargs.setdefault('img_suffix', '.png')
-        kwargs.setdefault('seg_map_suffix', '.png')
-        kwargs.setdefault('reduce_zero_label', False)
-        super().__init__(**kwargs)
-
-    def load_data_list(self) -> list:
-        """mmseg's file list; an empty image folder is an error naming it."""
-        data_list = super().load_data_list()
-        if not data_list:
-            raise FileNotFoundError(
-                f'{type(self).__name__}: no image ending in '
-                f'{self.img_suffix!r} under {self.data_prefix.get("img_path")}'
-                f'; delete {self.data_root} to have it generated again')
-        return data_list
+    generate = staticmethod(generate_synthetic_shapes)
