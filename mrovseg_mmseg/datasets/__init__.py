@@ -5,6 +5,7 @@ sees, ``raw_classes`` the benchmark's official strings.
 """
 from .ade import ADE150Dataset, ADE847Dataset
 from .cityscapes import CityscapesOVDataset
+from .detail_twin_world import DetailTwinWorldDataset
 from .coco_stuff import COCOStuff171Dataset
 from .material_world import MaterialWorldDataset
 from .ov_seg_dataset import OVSegDataset
@@ -16,6 +17,7 @@ from .voc import PascalVOC20Dataset
 __all__ = [
     'OVSegDataset', 'COCOStuff171Dataset', 'ADE150Dataset', 'ADE847Dataset',
     'PascalContext59Dataset', 'PascalContext459Dataset', 'PascalVOC20Dataset',
-    'CityscapesOVDataset', 'SyntheticShapesDataset', 'MaterialWorldDataset', 'LoadAnnotations16',
+    'CityscapesOVDataset', 'SyntheticShapesDataset', 'MaterialWorldDataset',
+    'DetailTwinWorldDataset', 'LoadAnnotations16',
     'LoadImageChecked'
 ]

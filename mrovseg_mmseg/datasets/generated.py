@@ -1,9 +1,10 @@
 """Datasets generated on first use, written in the standard mmseg layout."""
+import json
 import os
 import os.path as osp
 import shutil
 import tempfile
-from typing import Callable, Dict, List, Sequence, Tuple
+from typing import Callable, Dict, List, Sequence, Tuple, Union
 
 import numpy as np
 from mmseg.datasets import BaseSegDataset
@@ -11,14 +12,21 @@ from PIL import Image
 
 COMPLETE_MARKER = '.complete'
 # split name, number of samples, rng -> ((H, W, 3) uint8 RGB, (H, W) uint8)
-Split = Tuple[str, int, Callable[[np.random.Generator], Tuple[np.ndarray,
-                                                               np.ndarray]]]
+# or (image, label, extras)
+Split = Tuple[str, int, Callable[[np.random.Generator], tuple]]
 
 
-def write_generated_dataset(root: str, splits: Sequence[Split], seed: int,
-                            text_files: Dict[str, Sequence[str]]) -> str:
+def write_generated_dataset(
+        root: str, splits: Sequence[Split],
+        seed: Union[int, Sequence[np.random.SeedSequence]],
+        text_files: Dict[str, Sequence[str]]) -> str:
     """Write ``<root>/{images,annotations}/<split>/00000.png`` ... and the
     ``text_files`` (one line per entry) unless ``root`` is already complete.
+
+    ``seed`` is one seed for all splits in turn, or one ``SeedSequence`` per
+    split. A sample may come with extras, ``{folder: value}``: arrays are
+    written to ``<folder>/<split>/00000.png``, anything else to
+    ``<folder>/<split>/00000.json``.
 
     Writing goes to a temporary folder that is renamed into place, so
     concurrent processes (distributed ranks) never see a partial dataset.
@@ -29,17 +37,26 @@ def write_generated_dataset(root: str, splits: Sequence[Split], seed: int,
     os.makedirs(parent, exist_ok=True)
     staging = tempfile.mkdtemp(
         prefix=f'.{osp.basename(osp.abspath(root))}_', dir=parent)
-    rng = np.random.default_rng(seed)
-    for split, count, render in splits:
-        for sub in ('images', 'annotations'):
-            os.makedirs(osp.join(staging, sub, split))
+    if isinstance(seed, int):
+        shared = np.random.default_rng(seed)
+        rngs = [shared] * len(splits)
+    else:
+        rngs = [np.random.default_rng(stream) for stream in seed]
+    for (split, count, render), rng in zip(splits, rngs):
+        for folder in ('images', 'annotations'):
+            os.makedirs(osp.join(staging, folder, split))
         for index in range(count):
-            image, label = render(rng)
-            name = f'{index:05d}.png'
-            Image.fromarray(image).save(
-                osp.join(staging, 'images', split, name))
-            Image.fromarray(label).save(
-                osp.join(staging, 'annotations', split, name))
+            image, label, *extras = render(rng)
+            folders = dict(images=image, annotations=label,
+                           **(extras[0] if extras else {}))
+            for folder, value in folders.items():
+                os.makedirs(osp.join(staging, folder, split), exist_ok=True)
+                path = osp.join(staging, folder, split, f'{index:05d}')
+                if isinstance(value, np.ndarray):
+                    Image.fromarray(value).save(path + '.png')
+                else:
+                    with open(path + '.json', 'w') as handle:
+                        json.dump(value, handle)
     for file_name, lines in text_files.items():
         with open(osp.join(staging, file_name), 'w') as handle:
             handle.write('\n'.join(lines) + '\n')
