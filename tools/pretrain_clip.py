@@ -1,10 +1,12 @@
-"""Pretrain the small CLIP of a material-world config from scratch.
+"""Pretrain the small CLIP of a generated-world config from scratch.
 
-The architecture comes from the config's ``model.backbone.model_cfg`` and the
-checkpoint goes where its ``model.backbone.pretrained`` points (``--out``
+The architecture comes from the config's ``model.backbone.model_cfg``, the
+captioned world from its training dataset (the material world or the
+detail-twin world, whose pairs come from the world seed's own stream), and
+the checkpoint goes where its ``model.backbone.pretrained`` points (``--out``
 overrides), so the config then loads the result as its frozen CLIP::
 
-    python tools/pretrain_clip.py configs/zero_shot/mrovseg_tiny_materials64.py
+    python tools/pretrain_clip.py configs/zero_shot_demo/mrovseg_tiny_materials64.py
 
 An existing checkpoint is kept unless ``--force`` is given.
 """
@@ -18,6 +20,12 @@ from mmengine.config import Config
 from mrovseg_mmseg.datasets.material_world import UNSEEN_CLASSES
 from mrovseg_mmseg.engine.clip_pretraining import (format_accuracy,
                                                    pretrain_clip)
+
+# training dataset type -> pretraining world
+WORLD_OF_DATASET = {
+    'MaterialWorldDataset': 'material',
+    'DetailTwinWorldDataset': 'twins',
+}
 
 
 def parse_args(argv=None):
@@ -46,6 +54,12 @@ def main(argv=None) -> int:
     if model_cfg is None:
         sys.exit(f'{args.config}: model.backbone.model_cfg is not set; '
                  'pretraining needs an explicit open_clip.CLIP architecture.')
+    dataset = cfg.get('train_dataloader', {}).get('dataset', {})
+    world = WORLD_OF_DATASET.get(dataset.get('type'))
+    if world is None:
+        sys.exit(f'{args.config}: train_dataloader.dataset.type is '
+                 f"{dataset.get('type')!r}; pretraining captions one of "
+                 f'{sorted(WORLD_OF_DATASET)}.')
     out = args.out or backbone.get('pretrained')
     if not out:
         sys.exit(f'{args.config}: model.backbone.pretrained is not set; '
@@ -62,11 +76,14 @@ def main(argv=None) -> int:
         batch_size=args.batch_size,
         lr=args.lr,
         pool_size=args.pool_size,
-        seed=args.seed)
+        seed=args.seed,
+        world=world,
+        world_seed=dataset.get('seed') if world == 'twins' else None)
     print(f'[pretrain_clip] saved {out}')
-    print('[pretrain_clip] zero-shot accuracy on held-out single-material '
-          "views ('a photo of a {}.'):")
-    print(format_accuracy(checkpoint['zero_shot_accuracy'], UNSEEN_CLASSES))
+    print('[pretrain_clip] zero-shot accuracy on held-out single-class '
+          'views:')
+    print(format_accuracy(checkpoint['zero_shot_accuracy'],
+                          UNSEEN_CLASSES if world == 'material' else ()))
     return 0
 
 

@@ -1,21 +1,27 @@
-"""Contrastive pretraining of a small open_clip CLIP on the material world.
+"""Contrastive pretraining of a small open_clip CLIP on a generated world.
 
 The model is an ordinary ``open_clip.CLIP`` trained with open_clip's own
-``ClipLoss`` on image-caption pairs from
-:func:`mrovseg_mmseg.datasets.material_world.caption_pair`; the result is
-saved as an open_clip checkpoint file (``{'state_dict': ...}``) that MROVSeg
-loads through ``pretrained='path/to/file'`` like released CLIP weights.
+``ClipLoss`` on image-caption pairs of a generated world (the material world
+of the zero-shot demo or the detail-twin world of the resolution claim,
+:data:`WORLDS`); the result is saved as an open_clip checkpoint file
+(``{'state_dict': ...}``) that MROVSeg loads through
+``pretrained='path/to/file'`` like released CLIP weights.
 """
 import math
 import os
 import os.path as osp
 import time
-from typing import Callable, Dict, Optional, Sequence
+from dataclasses import dataclass
+from typing import Callable, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from mrovseg_mmseg.datasets.detail_twin_world import (TWIN_CLASSES,
+                                                      twin_caption_pair,
+                                                      twin_probe_views,
+                                                      world_streams)
 from mrovseg_mmseg.datasets.material_world import (MATERIAL_CLASSES,
                                                    caption_pair, downsample,
                                                    material_texture)
@@ -34,12 +40,13 @@ def to_tensor(images: np.ndarray) -> torch.Tensor:
     return (pixels - mean) / std
 
 
-def make_pairs(count: int, view_size: int, seed: int):
+def make_pairs(count: int, view_size: int, seed: int, world: str = 'material'):
     """``count`` pretraining pairs: (N, S, S, 3) uint8 views and captions."""
-    rng = np.random.default_rng(seed)
+    spec = WORLDS[world]
+    rng = spec.pair_rng(seed)
     views, captions = [], []
     for _ in range(count):
-        view, text = caption_pair(rng, view_size)
+        view, text = spec.caption_pair(rng, view_size)
         views.append(view)
         captions.append(text)
     return np.stack(views), captions
@@ -66,23 +73,67 @@ def material_probe(view_size: int, per_class: int, seed: int):
     return np.stack(views), np.asarray(labels)
 
 
+@dataclass(frozen=True)
+class PretrainingWorld:
+    """What pretraining needs of a generated world.
+
+    Attributes:
+        classes: the names the zero-shot check classifies among.
+        caption_pair: (rng, view_size) -> ((S, S, 3) uint8 view, caption).
+        probe_views: (view_size, per_class, seed) -> (N, S, S, 3) uint8
+            held-out views and their (N, ) class indices.
+        pair_rng: pretraining seed -> the generator of the pairs.
+        template: the zero-shot check's prompt.
+    """
+    classes: Tuple[str, ...]
+    caption_pair: Callable
+    probe_views: Callable
+    pair_rng: Callable[[int], np.random.Generator]
+    template: str = 'a photo of a {}.'
+
+
+def _twin_probe(view_size: int, per_class: int, seed: int):
+    return twin_probe_views(
+        np.random.default_rng(world_streams(seed)['probe']), view_size,
+        per_class)
+
+
+WORLDS = {
+    'material':
+    PretrainingWorld(MATERIAL_CLASSES, caption_pair,
+                     lambda size, count, seed: material_probe(
+                         size, count, seed + 1), np.random.default_rng),
+    # the pairs' stream is the world's own 'pretrain' child: never the
+    # stream of a segmentation scene
+    'twins':
+    PretrainingWorld(TWIN_CLASSES, twin_caption_pair, _twin_probe,
+                     lambda seed: np.random.default_rng(
+                         world_streams(seed)['pretrain']),
+                     'a photo of {}.'),
+}
+
+
 @torch.no_grad()
-def zero_shot_accuracy(model, tokenizer, views: np.ndarray,
+def zero_shot_accuracy(model,
+                       tokenizer,
+                       views: np.ndarray,
                        labels: np.ndarray,
-                       template: str = 'a photo of a {}.') -> Dict[str, float]:
-    """Per-material zero-shot classification accuracy (%) of ``model``."""
+                       template: str = 'a photo of a {}.',
+                       classes: Sequence[str] = MATERIAL_CLASSES
+                       ) -> Dict[str, float]:
+    """Per-class zero-shot classification accuracy (%) of ``model``."""
     was_training = model.training
     model.eval()
     text = F.normalize(
         model.encode_text(
-            tokenizer([template.format(name) for name in MATERIAL_CLASSES])),
+            tokenizer([template.format(name) for name in classes])),
         dim=-1)
     image = F.normalize(model.encode_image(to_tensor(views)), dim=-1)
     predicted = (image @ text.t()).argmax(dim=1).numpy()
     model.train(was_training)
     return {
         name: float(100 * (predicted[labels == index] == index).mean())
-        for index, name in enumerate(MATERIAL_CLASSES)
+        for index, name in enumerate(classes)
     }
 
 
@@ -112,8 +163,13 @@ def pretrain_clip(model_cfg: dict,
                   pool_size: int = 20000,
                   seed: int = 0,
                   save_interval: int = 250,
+                  world: str = 'material',
+                  world_seed: Optional[int] = None,
                   log: Callable[[str], None] = print) -> dict:
     """Train ``open_clip.CLIP(**model_cfg)`` and save it to ``out``.
+
+    ``world`` names the generated world of the pairs (:data:`WORLDS`);
+    ``world_seed`` seeds its pairs and held-out views (default: ``seed``).
 
     A resumable state (model, optimizer, step) is written next to ``out`` every
     ``save_interval`` steps and removed at the end; a run killed part way
@@ -124,9 +180,15 @@ def pretrain_clip(model_cfg: dict,
         the zero-shot accuracy per material on held-out views.
     """
     import open_clip
+    if world not in WORLDS:
+        raise ValueError(f'world={world!r}: choose one of {sorted(WORLDS)}.')
+    spec = WORLDS[world]
+    world_seed = seed if world_seed is None else world_seed
     settings = dict(iters=iters, batch_size=batch_size, lr=lr,
                     weight_decay=weight_decay, warmup=warmup,
                     pool_size=pool_size, seed=seed)
+    if world != 'material':
+        settings.update(world=world, world_seed=world_seed)
     torch.manual_seed(seed)
     model = open_clip.CLIP(**model_cfg)
     tokenizer = open_clip.get_tokenizer(
@@ -147,11 +209,11 @@ def pretrain_clip(model_cfg: dict,
         step = state['step']
         log(f'[pretrain_clip] resuming from step {step} ({resume_path})')
     started = time.time()
-    views, captions = make_pairs(pool_size, view_size, seed)
+    views, captions = make_pairs(pool_size, view_size, world_seed, world)
     tokens = tokenizer(captions)  # (pool, context_length)
     log(f'[pretrain_clip] {pool_size} pairs made in '
         f'{time.time() - started:.0f} s; e.g. {captions[0]!r}')
-    probe_views, probe_labels = material_probe(view_size, 40, seed + 1)
+    probe_views, probe_labels = spec.probe_views(view_size, 40, world_seed)
     loss_fn = open_clip.ClipLoss()
     model.train()
     generator = torch.Generator().manual_seed(seed)
@@ -182,7 +244,8 @@ def pretrain_clip(model_cfg: dict,
                 dict(state_dict=model.state_dict(),
                      optimizer=optimizer.state_dict(), step=step,
                      settings=settings, model_cfg=model_cfg), resume_path)
-    accuracy = zero_shot_accuracy(model, tokenizer, probe_views, probe_labels)
+    accuracy = zero_shot_accuracy(model, tokenizer, probe_views, probe_labels,
+                                  spec.template, spec.classes)
     checkpoint = dict(
         state_dict=model.state_dict(),
         model_cfg=model_cfg,

@@ -95,3 +95,23 @@ def test_probe_views_show_their_material():
     ]
     assert nearest == list(range(12))
     assert list(labels[::4]) == list(range(12))
+
+
+def test_twin_world_pairs_come_from_its_pretraining_stream(tmp_path):
+    from mrovseg_mmseg.datasets.detail_twin_world import (
+        TWIN_CLASSES, twin_caption_pair, world_streams)
+    views, captions = clip_pretraining.make_pairs(3, 32, 11, world='twins')
+    rng = np.random.default_rng(world_streams(11)['pretrain'])
+    for view, text in zip(views, captions):
+        expected_view, expected_text = twin_caption_pair(rng, 32)
+        np.testing.assert_array_equal(view, expected_view)
+        assert text == expected_text
+    checkpoint = pretrain_clip(
+        dict(TINY, vision_cfg=dict(TINY['vision_cfg'], image_size=32)),
+        str(tmp_path / 'clip.pth'), **dict(SETTINGS, save_interval=10),
+        world='twins', world_seed=11)
+    assert list(checkpoint['zero_shot_accuracy']) == list(TWIN_CLASSES)
+    assert checkpoint['settings']['world_seed'] == 11
+    with pytest.raises(ValueError, match="world='shapes'"):
+        pretrain_clip(TINY, str(tmp_path / 'other.pth'), **SETTINGS,
+                      world='shapes')

@@ -24,27 +24,37 @@ VARIANTS = {
 }
 
 
-def read_metrics(run_dir: str) -> Dict[str, float]:
-    """The newest test metrics logged under ``run_dir`` (empty if none)."""
+def read_metrics(run_dir: str, key: str = 'mIoU_unseen') -> Dict[str, float]:
+    """The newest test metrics logged under ``run_dir``: the last logged
+    record holding ``key`` (empty if none)."""
     found = {}
     for path in sorted(glob.glob(osp.join(run_dir, '*', '*.json'))):
         with open(path) as handle:
             for line in handle:
                 record = json.loads(line)
-                if 'mIoU_unseen' in record:
+                if key in record:
                     found = record
     return found
+
+
+def seed_dirs(work_dir: str, variant: str) -> Dict[int, str]:
+    """{seed: run dir} of ``work_dir/<variant>/seed<k>/``, in seed order."""
+    runs = {}
+    for path in glob.glob(osp.join(work_dir, variant, 'seed*')):
+        seed = osp.basename(path)[len('seed'):]
+        if osp.isdir(path) and seed.isdigit():
+            runs[int(seed)] = path
+    return dict(sorted(runs.items()))
 
 
 def collect(work_dir: str) -> Dict[str, List[Dict[str, float]]]:
     """{variant: [metrics of each seed, in seed order]} for finished runs."""
     runs = {}
     for variant in VARIANTS:
-        seeds = sorted(
-            (path for path in glob.glob(osp.join(work_dir, variant, 'seed*'))
-             if osp.isdir(path)),
-            key=lambda path: int(path.rsplit('seed', 1)[1]))
-        metrics = [read_metrics(seed) for seed in seeds]
+        metrics = [
+            read_metrics(run)
+            for run in seed_dirs(work_dir, variant).values()
+        ]
         metrics = [m for m in metrics if m]
         if metrics:
             runs[variant] = metrics
