@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from mrovseg_mmseg.datasets.detail_twin_world import (TWIN_CLASSES,
+                                                      WORLD_VERSION,
                                                       twin_caption_pair,
                                                       twin_probe_views,
                                                       world_streams)
@@ -90,6 +91,7 @@ class PretrainingWorld:
     probe_views: Callable
     pair_rng: Callable[[int], np.random.Generator]
     template: str = 'a photo of a {}.'
+    version: Optional[str] = None
 
 
 def _twin_probe(view_size: int, per_class: int, seed: int):
@@ -109,7 +111,7 @@ WORLDS = {
     PretrainingWorld(TWIN_CLASSES, twin_caption_pair, _twin_probe,
                      lambda seed: np.random.default_rng(
                          world_streams(seed)['pretrain']),
-                     'a photo of {}.'),
+                     'a photo of {}.', WORLD_VERSION),
 }
 
 
@@ -188,7 +190,9 @@ def pretrain_clip(model_cfg: dict,
                     weight_decay=weight_decay, warmup=warmup,
                     pool_size=pool_size, seed=seed)
     if world != 'material':
-        settings.update(world=world, world_seed=world_seed)
+        # a resume state of another version of the world is refused
+        settings.update(world=world, world_seed=world_seed,
+                        world_version=spec.version)
     torch.manual_seed(seed)
     model = open_clip.CLIP(**model_cfg)
     tokenizer = open_clip.get_tokenizer(

@@ -20,6 +20,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from mmseg.registry import MODELS
 from scipy import stats
 from torch import Tensor
@@ -378,7 +379,7 @@ class FrozenCLIPProbe(nn.Module):
         if self.size is not None:
             pad_h, pad_w = (max(0, want - have) for want, have in zip(
                 self.size, x.shape[-2:]))
-            x = nn.functional.pad(x, (0, pad_w, 0, pad_h))
+            x = F.pad(x, (0, pad_w, 0, pad_h))
         return x
 
     @torch.no_grad()
@@ -399,11 +400,11 @@ class FrozenCLIPProbe(nn.Module):
             (B, N, proj_dims).
         """
         layout = features.layout
-        masks = masks.to(self.text_embeds.device)
+        masks = masks.to(self.text_embeds.device, torch.float32)
         height, width = masks.shape[-2:]
         if (height, width) != tuple(layout.image_size):
             # the padding shows no region
-            masks = nn.functional.pad(
+            masks = F.pad(
                 masks, (0, layout.image_size[1] - width, 0,
                         layout.image_size[0] - height))
         global_bias, local_bias = coverage_biases(
@@ -478,7 +479,8 @@ def _wilson(successes: int, count: int) -> Optional[List[float]]:
 
 def frozen_clip_probe(probe: FrozenCLIPProbe, scenes: Sequence[Scene],
                       batch_size: int = 16) -> dict:
-    """Name every object of ``scenes`` from each probe mode.
+    """Name every object of ``scenes`` (all of one size) from each probe
+    mode.
 
     Per mode, kind and group (``PROBE_GROUPS``): the number of objects, the
     K-way accuracy and the pairwise twin accuracy (the object's class

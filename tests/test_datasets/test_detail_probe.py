@@ -1,22 +1,28 @@
 """Checks of the detail-twin world's premise: which keys the frozen-CLIP
-probe reads, how it covers tokens, and what the model-free check measures."""
+probe reads, how it covers tokens, what the model-free check measures, and
+which scenes both see."""
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
+from PIL import Image
 
 from mrovseg_mmseg.datasets.detail_twin_world import (
     DETAIL_COLOURS, FINE_AMPLITUDE, TWIN_CLASSES, coarse_checker,
-    hidden_detail)
+    generate_detail_twin_world, hidden_detail)
 from mrovseg_mmseg.evaluation.detail_probe import (build_frozen_clip_probe,
                                                    coverage_biases,
+                                                   held_out_scenes,
+                                                   local_contrast,
                                                    model_free_check,
                                                    token_coverage)
 from mrovseg_mmseg.models.utils.multi_res_features import MultiResLayout
 
-CONFIG = 'configs/resolution_claim/mrovseg_tiny_twins64.py'
+CONFIG = str(Path(__file__).resolve().parents[2] / 'configs' /
+             'resolution_claim' / 'mrovseg_tiny_twins64.py')
 GREY = (125.0, 125.0, 125.0)
 # the tiny twins config's grids: 4 x 4 global tokens of 16 px, an 8 x 8
 # slice canvas of 8 px tokens (2 x 2 slices of 4 x 4 tokens)
@@ -145,6 +151,12 @@ def twin_scene(finish, small_centre):
 
 
 def test_model_free_check_on_hand_built_twins():
+    values = np.array([[0, 2, 5], [4, 8, 5], [9, 9, 9]], float)[..., None]
+    corner = np.zeros((3, 3), bool)
+    corner[:2, :2] = True
+    # pairs inside: |0-2|, |4-8| across, |0-4|, |2-8| down
+    assert local_contrast(values, corner) == pytest.approx(4.0)
+    assert math.isnan(local_contrast(values, np.eye(3, dtype=bool)))
     centres = ((14.0, 44.0), (30.5, 47.2), (45.0, 41.5))
     scenes = [twin_scene(finish, centre) for centre in centres
               for finish in ('plain', 'checkered')]
@@ -165,3 +177,16 @@ def test_model_free_check_on_hand_built_twins():
     # the global view loses the speck: no orange in it at all
     assert rows['small', 'orange / pink', 'global']['count_first'] == 0
     assert rows['small', 'orange / pink', 'full']['count_first'] == 6
+
+
+def test_held_out_scenes_are_the_val_split(tmp_path):
+    root = tmp_path / 'world'
+    generate_detail_twin_world(str(root), num_train=2, num_val=3, seed=7)
+    for index, (image, label, extra) in enumerate(held_out_scenes(7, 3)):
+        name = f'{index:05d}'
+        np.testing.assert_array_equal(
+            np.asarray(Image.open(root / 'images/val' / f'{name}.png')),
+            image)
+        np.testing.assert_array_equal(
+            np.asarray(Image.open(root / 'instances/val' / f'{name}.png')),
+            extra['instances'])

@@ -115,3 +115,25 @@ def test_twin_world_pairs_come_from_its_pretraining_stream(tmp_path):
     with pytest.raises(ValueError, match="world='shapes'"):
         pretrain_clip(TINY, str(tmp_path / 'other.pth'), **SETTINGS,
                       world='shapes')
+
+
+def test_resume_state_of_another_world_version_is_refused(tmp_path):
+    cfg = dict(TINY, vision_cfg=dict(TINY['vision_cfg'], image_size=32))
+    settings = dict(SETTINGS, iters=2, save_interval=1)
+    from mrovseg_mmseg.datasets.detail_twin_world import WORLD_VERSION
+    import open_clip
+    out = tmp_path / 'clip.pth'
+    expected = dict(iters=2, batch_size=8, lr=2e-3, weight_decay=0.1,
+                    warmup=2, pool_size=32, seed=5, world='twins',
+                    world_seed=5, world_version=WORLD_VERSION)
+    model = open_clip.CLIP(**cfg)
+    optimizer = torch.optim.AdamW(model.parameters())
+    state = dict(state_dict=model.state_dict(),
+                 optimizer=optimizer.state_dict(), step=1, model_cfg=cfg)
+    torch.save(dict(state, settings=dict(expected, world_version='v0')),
+               f'{out}.resume')
+    with pytest.raises(ValueError, match='clip.pth.resume'):
+        pretrain_clip(cfg, str(out), **settings, world='twins')
+    torch.save(dict(state, settings=expected), f'{out}.resume')
+    resumed = pretrain_clip(cfg, str(out), **settings, world='twins')
+    assert resumed['settings'] == expected
