@@ -110,8 +110,9 @@ def global_view(image: np.ndarray) -> np.ndarray:
     rounding, exactly as the model's antialiased resize makes it."""
     down_y = downsample_matrix(image.shape[0])
     down_x = downsample_matrix(image.shape[1])
-    return np.einsum('yh,hwc,xw->yxc', down_y, image.astype(np.float64),
-                     down_x)
+    # (h, H) x (H, W, C) -> (h, W, C); then (h, W, C) x (W, w) -> (h, w, C)
+    rows = np.tensordot(down_y, image.astype(np.float64), axes=(1, 0))
+    return np.einsum('hwc,xw->hxc', rows, down_x, optimize=True)
 
 
 def hidden_detail(mask: np.ndarray, amplitude: float) -> np.ndarray:

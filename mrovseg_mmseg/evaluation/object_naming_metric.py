@@ -33,7 +33,9 @@ DEFAULT_GROUPS: Dict[str, Tuple[str, ...]] = OrderedDict(
     control=CONTROL_CLASSES)
 # reported kind -> object kinds (the ``kind`` of the objects JSON) it counts
 KIND_GROUPS: Dict[str, Tuple[str, ...]] = OrderedDict(
-    small=('small', ), thin=('thin', ), fine=('small', 'thin'),
+    small=('small', ),
+    thin=('thin', ),
+    fine=('small', 'thin'),
     large=('large', ))
 SUMMARY_KEYS = ('naming_detail_fine', 'naming_detail_large',
                 'naming_control_fine', 'iou_detail_fine', 'iou_all_small')
@@ -231,10 +233,13 @@ class ObjectNamingMetric(BaseMetric):
                 for obj, (named, iou) in zip(objects, scores)
             ])
 
-    def compute_metrics(
-            self, results: List[List[ObjectScore]]) -> Dict[str, float]:
+    def compute_metrics(self,
+                        results: List[List[ObjectScore]]) -> Dict[str, float]:
         """Naming percent, mean instance IoU and count per group and kind."""
-        scores = [score for sample in results for score in sample]
+        # mmengine hands results back with named tuples made plain tuples
+        scores = [
+            ObjectScore(*score) for sample in results for score in sample
+        ]
         groups = [('all', None)] + list(self.groups.items())
         metrics = OrderedDict()
         rows = []

@@ -3,17 +3,23 @@ checked by hand on an 8 x 8 scene and on a generated detail-twin world with
 the ground truth and with every checkered class swapped for its plain
 twin."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from mmseg.registry import METRICS
+from mmengine.config import Config
+from mmengine.evaluator import Evaluator
+from mmseg.registry import DATASETS, METRICS
 from PIL import Image
 
 from mrovseg_mmseg.datasets.detail_twin_world import (
     CHECKERED_CLASSES, CONTROL_CLASSES, TWIN_CLASSES, TWIN_OF,
     DetailTwinWorldDataset, generate_detail_twin_world)
 
+CONFIG = (
+    Path(__file__).resolve().parents[2] /
+    'configs/_base_/datasets/detail_twin_world64.py')
 ORANGE = TWIN_CLASSES.index('orange')
 CHECKERED_RED = TWIN_CLASSES.index('checkered red')
 PLAIN_RED = TWIN_CLASSES.index('plain red')
@@ -31,8 +37,12 @@ INSTANCES = np.array([[int(c) for c in row] for row in (
 )], np.uint8)
 OBJECTS = [
     dict(id=1, class_id=ORANGE, name='orange', kind='large', area=47),
-    dict(id=2, class_id=CHECKERED_RED, name='checkered red', kind='small',
-         area=9),
+    dict(
+        id=2,
+        class_id=CHECKERED_RED,
+        name='checkered red',
+        kind='small',
+        area=9),
     dict(id=3, class_id=PLAIN_RED, name='plain red', kind='thin', area=8),
 ]
 LETTERS = dict(O=ORANGE, C=CHECKERED_RED, P=PLAIN_RED)
@@ -65,13 +75,14 @@ def _write_scene(root, index, instances, objects):
 
 
 def _sample(seg_map_path, prediction):
-    return dict(seg_map_path=seg_map_path,
-                pred_sem_seg=dict(data=torch.as_tensor(prediction)[None]))
+    return dict(
+        seg_map_path=seg_map_path,
+        pred_sem_seg=dict(data=torch.as_tensor(prediction)[None]))
 
 
-def _evaluate(samples, **kwargs):
+def _evaluate(samples, meta=DetailTwinWorldDataset.METAINFO, **kwargs):
     metric = METRICS.build(dict(type='ObjectNamingMetric', **kwargs))
-    metric.dataset_meta = DetailTwinWorldDataset.METAINFO
+    metric.dataset_meta = meta
     for sample in samples:
         metric.process({}, [sample])
     return metric.evaluate(len(samples))
@@ -81,13 +92,15 @@ def test_naming_and_neighbourhood_iou_by_hand(tmp_path):
     path = _write_scene(tmp_path, 0, INSTANCES, OBJECTS)
     metrics = _evaluate([_sample(path, PREDICTION)], margin=1)
     # square: 5 / (9 + 2); bar: 4 / (8 + 2); background: 41 / (47 + 4)
-    expected = dict(small=(100, 5 / 11, 1), thin=(100, 4 / 10, 1),
-                    fine=(100, (5 / 11 + 4 / 10) / 2, 2),
-                    large=(100, 41 / 51, 1))
+    expected = dict(
+        small=(100, 5 / 11, 1),
+        thin=(100, 4 / 10, 1),
+        fine=(100, (5 / 11 + 4 / 10) / 2, 2),
+        large=(100, 41 / 51, 1))
     for kind, (named, iou, count) in expected.items():
         assert metrics[f'naming_all_{kind}'] == named
-        assert metrics[f'iou_all_{kind}'] == pytest.approx(100 * iou,
-                                                           abs=0.005)
+        assert metrics[f'iou_all_{kind}'] == pytest.approx(
+            100 * iou, abs=0.005)
         assert metrics[f'count_all_{kind}'] == count
     assert metrics['iou_checkered_small'] == pytest.approx(45.45)
     assert metrics['iou_detail_small'] == pytest.approx(45.45)
@@ -105,23 +118,37 @@ def test_naming_and_neighbourhood_iou_by_hand(tmp_path):
     assert metrics['iou_all_thin'] == pytest.approx(50.0)
 
 
+def test_names_resolve_through_the_dataset_classes(tmp_path):
+    # a dataset listing the world's classes in reverse order predicts
+    # reversed ids; objects are found by name, not by the world's class_id
+    path = _write_scene(tmp_path, 0, INSTANCES, OBJECTS)
+    reverse = dict(classes=TWIN_CLASSES[::-1])
+    last = len(TWIN_CLASSES) - 1
+    metrics = _evaluate([_sample(path, last - PREDICTION)], reverse, margin=1)
+    assert metrics['naming_all_small'] == 100
+    # the bar's tie now goes to orange, the lower id in this order
+    assert metrics['naming_all_thin'] == 0
+    assert metrics['iou_all_small'] == pytest.approx(45.45)
+    assert metrics['iou_control_large'] == pytest.approx(80.39)
+
+
 def test_objects_add_up_over_scenes(tmp_path):
     first = _write_scene(tmp_path, 0, INSTANCES, OBJECTS)
     second = _write_scene(tmp_path, 1, INSTANCES, OBJECTS)
     # all plain red: the bar is named, with IoU 8 / 24 in its 3 columns
     everywhere = np.full((8, 8), PLAIN_RED)
     metrics = _evaluate(
-        [_sample(first, PREDICTION), _sample(second, everywhere)], margin=1)
+        [_sample(first, PREDICTION),
+         _sample(second, everywhere)], margin=1)
     assert metrics['naming_all_small'] == 50
     assert metrics['iou_all_small'] == pytest.approx(100 * 5 / 22, abs=0.005)
     assert metrics['naming_all_thin'] == 100
-    assert metrics['iou_all_thin'] == pytest.approx(100 * (0.4 + 1 / 3) / 2,
-                                                    abs=0.005)
+    assert metrics['iou_all_thin'] == pytest.approx(
+        100 * (0.4 + 1 / 3) / 2, abs=0.005)
     assert metrics['naming_all_fine'] == 75
     assert metrics['count_all_fine'] == 4
     assert metrics['naming_all_large'] == 50
-    assert metrics['iou_all_large'] == pytest.approx(100 * 41 / 102,
-                                                     abs=0.005)
+    assert metrics['iou_all_large'] == pytest.approx(100 * 41 / 102, abs=0.005)
 
 
 def _world_samples(root, relabel=None):
@@ -175,9 +202,7 @@ def test_checkered_as_plain_twin_names_no_checkered_object(world):
     metrics = _evaluate(samples)
     fine = [obj for obj in objects if obj['kind'] != 'large']
     fine_detail = [obj for obj in fine if obj['name'] not in CONTROL_CLASSES]
-    fine_checkered = [
-        obj for obj in fine if obj['name'] in CHECKERED_CLASSES
-    ]
+    fine_checkered = [obj for obj in fine if obj['name'] in CHECKERED_CLASSES]
     assert fine_checkered and len(fine_checkered) < len(fine_detail)
     assert metrics['count_checkered_fine'] == len(fine_checkered)
     for kind in ('small', 'thin', 'fine', 'large'):
@@ -215,10 +240,29 @@ def test_object_class_outside_the_dataset_names_the_file(tmp_path):
 
 def test_groups_can_be_given(tmp_path):
     path = _write_scene(tmp_path, 0, INSTANCES, OBJECTS)
-    metrics = _evaluate([_sample(path, PREDICTION)], margin=1,
+    metrics = _evaluate([_sample(path, PREDICTION)],
+                        margin=1,
                         groups=dict(reds=('plain red', 'checkered red')))
     assert metrics['count_reds_fine'] == 2
     assert not any('detail' in key for key in metrics)
     with pytest.raises(ValueError, match="group 'blues'"):
         _evaluate([_sample(path, PREDICTION)],
                   groups=dict(blues=('striped blue', )))
+
+
+def test_config_evaluators_on_the_dataset_pipeline(world):
+    """The config's IoUMetric and ObjectNamingMetric side by side, fed
+    the data samples its test pipeline packs (ground truth as prediction)."""
+    cfg = Config.fromfile(CONFIG)
+    dataset = DATASETS.build(
+        dict(cfg.test_dataloader.dataset, data_root=str(world)))
+    evaluator = Evaluator(cfg.test_evaluator)
+    evaluator.dataset_meta = dataset.metainfo
+    for index in range(len(dataset)):
+        sample = dataset[index]['data_samples']
+        sample.pred_sem_seg = sample.gt_sem_seg
+        evaluator.process([sample.to_dict()])
+    metrics = evaluator.evaluate(len(dataset))
+    assert metrics['mIoU'] == 100
+    assert metrics['naming_detail_fine'] == 100
+    assert metrics['iou_control_large'] == 100

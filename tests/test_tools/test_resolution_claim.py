@@ -29,16 +29,18 @@ def _write_run(work_dir, variant, seed, metrics, stamp='20260101_000000'):
 
 def _write_runs(work_dir, fine, large, seeds, variant):
     for seed, fine_value, large_value in zip(seeds, fine, large):
-        _write_run(work_dir, variant, seed,
-                   dict(naming_detail_fine=fine_value,
-                        naming_detail_large=large_value, mIoU=50.0 + seed))
+        _write_run(
+            work_dir, variant, seed,
+            dict(
+                naming_detail_fine=fine_value,
+                naming_detail_large=large_value,
+                mIoU=50.0 + seed))
 
 
 def _student_t_cdf_mass(q, df, steps=20000):
     """P(|T| <= q) for Student's t by Simpson's rule on its density."""
-    norm = math.exp(
-        math.lgamma((df + 1) / 2) - math.lgamma(df / 2)) / math.sqrt(
-            df * math.pi)
+    norm = math.exp(math.lgamma((df + 1) / 2) -
+                    math.lgamma(df / 2)) / math.sqrt(df * math.pi)
 
     def density(t):
         return norm * (1 + t * t / df)**(-(df + 1) / 2)
@@ -105,7 +107,11 @@ def test_claim_shown_with_values_by_hand(tmp_path, capsys):
     saved = json.loads(out.read_text())
     assert saved['decision'] == 'claim shown'
     assert saved['endpoints']['PRIMARY']['per_seed'] == {
-        '0': 11.0, '1': 12.0, '2': 13.0, '3': 14.0}
+        '0': 11.0,
+        '1': 12.0,
+        '2': 13.0,
+        '3': 14.0
+    }
     assert saved['runs']['paper']['2']['naming_detail_fine'] == 53
 
 
@@ -143,8 +149,12 @@ def test_unpaired_seeds_are_left_out_and_reported(tmp_path):
     _write_runs(tmp_path, [51, 52, 53, 54, 99], [80] * 5, range(5), 'paper')
     _write_runs(tmp_path, [40] * 5, [80] * 5, [0, 1, 2, 3, 7], 'global-attn')
     _write_run(tmp_path, 'p0', 0, dict(iou_all_small=30.0))
-    _write_run(tmp_path, 'paper', 0, dict(iou_all_small=45.0),
-               stamp='20250101_000000')  # older: not read
+    _write_run(
+        tmp_path,
+        'paper',
+        0,
+        dict(iou_all_small=45.0),
+        stamp='20250101_000000')  # older: not read
     (tmp_path / 'paper' / 'seed9').mkdir()  # not tested yet
     report = resolution_claim.analyse(resolution_claim.collect(str(tmp_path)))
     primary = report['endpoints']['PRIMARY']

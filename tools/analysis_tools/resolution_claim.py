@@ -61,7 +61,9 @@ class Endpoint(NamedTuple):
         return text[2:] if text.startswith('+ ') else text
 
 
-def difference(key: str, first: str, second: str,
+def difference(key: str,
+               first: str,
+               second: str,
                sign: int = 1) -> Tuple[Term, ...]:
     """Terms of ``sign * (key(first) - key(second))``."""
     return ((sign, key, first), (-sign, key, second))
@@ -105,7 +107,8 @@ def endpoint_values(endpoint: Endpoint, runs: Runs,
     tested; each seed left out gets a line in ``notes``."""
     variants = list(dict.fromkeys(variant for _, _, variant in endpoint.terms))
     tested = {
-        variant: {seed for seed, m in runs.get(variant, {}).items() if m}
+        variant: {seed
+                  for seed, m in runs.get(variant, {}).items() if m}
         for variant in variants
     }
     untested = [variant for variant in variants if not tested[variant]]
@@ -120,8 +123,10 @@ def endpoint_values(endpoint: Endpoint, runs: Runs,
             notes.append(f'{endpoint.name}: seed {seed} left out, unpaired: '
                          f'no tested {" / ".join(missing)} run')
             continue
-        absent = [f'{key}({variant})' for _, key, variant in endpoint.terms
-                  if key not in runs[variant][seed]]
+        absent = [
+            f'{key}({variant})' for _, key, variant in endpoint.terms
+            if key not in runs[variant][seed]
+        ]
         if absent:
             notes.append(f'{endpoint.name}: seed {seed} left out: its '
                          f'metrics have no {", ".join(absent)}')
@@ -143,8 +148,8 @@ def summarize(values: List[float]) -> Dict[str, Optional[float]]:
     """Mean, sample sd and 95% t-interval of per-seed values (None where
     fewer values than needed)."""
     n = len(values)
-    summary = dict(n=n, mean=None, sd=None, t=None, half_width=None,
-                   low=None, high=None)
+    summary = dict(
+        n=n, mean=None, sd=None, t=None, half_width=None, low=None, high=None)
     if n == 0:
         return summary
     mean = sum(values) / n
@@ -154,8 +159,12 @@ def summarize(values: List[float]) -> Dict[str, Optional[float]]:
     sd = math.sqrt(sum((value - mean)**2 for value in values) / (n - 1))
     t = t_quantile(n - 1)
     half_width = t * sd / math.sqrt(n)
-    summary.update(sd=sd, t=t, half_width=half_width, low=mean - half_width,
-                   high=mean + half_width)
+    summary.update(
+        sd=sd,
+        t=t,
+        half_width=half_width,
+        low=mean - half_width,
+        high=mean + half_width)
     return summary
 
 
@@ -188,19 +197,28 @@ def analyse(runs: Runs) -> dict:
     for endpoint in ENDPOINTS:
         values = endpoint_values(endpoint, runs, notes)
         results[endpoint.name] = dict(
-            definition=endpoint.definition, per_seed=values,
+            definition=endpoint.definition,
+            per_seed=values,
             **summarize(list(values.values())))
     shown, reason = decide(results)
     table = {
         variant: {
-            seed: {key: metrics[key] for key in TABLE_KEYS if key in metrics}
+            seed: {
+                key: metrics[key]
+                for key in TABLE_KEYS if key in metrics
+            }
             for seed, metrics in seeds.items() if metrics
         }
         for variant, seeds in runs.items()
     }
-    return dict(decision='claim shown' if shown else 'claim not shown',
-                shown=shown, reason=reason, interval=INTERVAL,
-                endpoints=results, runs=table, notes=notes)
+    return dict(
+        decision='claim shown' if shown else 'claim not shown',
+        shown=shown,
+        reason=reason,
+        interval=INTERVAL,
+        endpoints=results,
+        runs=table,
+        notes=notes)
 
 
 def _number(value: Optional[float]) -> str:

@@ -52,8 +52,7 @@ def collect(work_dir: str) -> Dict[str, List[Dict[str, float]]]:
     runs = {}
     for variant in VARIANTS:
         metrics = [
-            read_metrics(run)
-            for run in seed_dirs(work_dir, variant).values()
+            read_metrics(run) for run in seed_dirs(work_dir, variant).values()
         ]
         metrics = [m for m in metrics if m]
         if metrics:
