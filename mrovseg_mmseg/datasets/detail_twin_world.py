@@ -20,7 +20,7 @@ and a list of its objects with their kind (``large``, ``small``, ``thin``)::
     <root>/images/{train,val}/00000.png
     <root>/annotations/{train,val}/00000.png   # ids into TWIN_CLASSES
     <root>/instances/{train,val}/00000.png     # object ids, 1..n
-    <root>/objects/{train,val}/00000.json      # [{id, class, kind, area}]
+    <root>/objects/{train,val}/00000.json      # [{id, class_id, name, kind, area}]
 
 The world's random streams are children of one ``SeedSequence``: training
 scenes, held-out scenes, CLIP pretraining pairs and CLIP probe views never
@@ -67,10 +67,18 @@ for _colour in DETAIL_COLOURS:
     TWIN_OF[f'checkered {_colour}'] = f'plain {_colour}'
 for _first, _second in (('orange', 'pink'), ('grey', 'purple')):
     TWIN_OF[_first], TWIN_OF[_second] = _second, _first
-TWIN_PALETTE = [
-    list(DETAIL_COLOURS[name.split()[-1]]) if name.split()[-1] in
-    DETAIL_COLOURS else list(CONTROL_COLOURS[name]) for name in TWIN_CLASSES
-]
+
+
+def _palette_colour(name: str) -> list:
+    """Overlay colour: the mean colour; checkered twins darker, so that
+    overlays show a plain / checkered confusion."""
+    colour = name.split()[-1]
+    rgb = DETAIL_COLOURS.get(colour, CONTROL_COLOURS.get(colour))
+    shade = 0.5 if name.startswith('checkered') else 1.0
+    return [int(round(shade * channel)) for channel in rgb]
+
+
+TWIN_PALETTE = [_palette_colour(name) for name in TWIN_CLASSES]
 
 KINDS = ('large', 'small', 'thin')
 SCENE_SIZE = 64
