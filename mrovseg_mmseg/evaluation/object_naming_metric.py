@@ -23,7 +23,7 @@ from PIL import Image
 from mrovseg_mmseg.datasets.detail_twin_world import (CHECKERED_CLASSES,
                                                       CONTROL_CLASSES,
                                                       DETAIL_TWIN_CLASSES,
-                                                      KINDS)
+                                                      KINDS, TWIN_OF)
 
 DEFAULT_GROUPS: Dict[str, Tuple[str, ...]] = OrderedDict(
     detail=DETAIL_TWIN_CLASSES,
@@ -47,6 +47,7 @@ class ObjectScore(NamedTuple):
     kind: str
     named: bool  # the majority predicted label is its class
     iou: float  # instance IoU in its neighbourhood, 0-1
+    as_twin: bool  # the majority predicted label is its twin's class
 
 
 def replace_folder(path: str, folder: str, replacement: str) -> str:
@@ -74,8 +75,8 @@ def score_objects(prediction: np.ndarray, instances: np.ndarray,
             (2 * margin + 1) square.
 
     Returns:
-        ``(named, iou)`` per object; ties of the majority go to the lowest
-        class id.
+        ``(majority, iou)`` per object: the majority predicted class id
+        (ties go to the lowest) and the instance IoU.
     """
     kernel = np.ones((2 * margin + 1, 2 * margin + 1), np.uint8)
     scores = []
@@ -85,7 +86,7 @@ def score_objects(prediction: np.ndarray, instances: np.ndarray,
         near = cv2.dilate(mask.astype(np.uint8), kernel).astype(bool)
         predicted = (prediction == target) & near
         iou = (predicted & mask).sum() / (predicted | mask).sum()
-        scores.append((majority == target, float(iou)))
+        scores.append((majority, float(iou)))
     return scores
 
 
@@ -102,12 +103,17 @@ class ObjectNamingMetric(BaseMetric):
     (``small``, ``thin``, ``fine`` = small and thin, ``large``) with at least
     one object: ``naming_{group}_{kind}`` (percent named),
     ``iou_{group}_{kind}`` (mean instance IoU in percent) and
-    ``count_{group}_{kind}`` (number of objects).
+    ``count_{group}_{kind}`` (number of objects); for groups of classes
+    that have a twin, also ``twin_{group}_{kind}`` (percent named as the
+    twin: the confusion that losing the fine detail causes).
 
     Args:
         groups: class names of each group; by default the detail-twin
             world's ``detail``, ``checkered``, ``plain`` and ``control``.
         margin: pixels around an object that count to its neighbourhood.
+        twins: class name -> the class it is mistaken for without its
+            detail; by default the detail-twin world's twins and colour
+            pairs.
         annotation_folder: folder of the label maps in ``seg_map_path``.
         instance_folder: folder of the instance maps that replaces it.
         objects_folder: folder of the objects lists that replaces it.
@@ -118,6 +124,7 @@ class ObjectNamingMetric(BaseMetric):
                  *,
                  groups: Optional[Dict[str, Sequence[str]]] = None,
                  margin: int = 4,
+                 twins: Optional[Dict[str, str]] = None,
                  annotation_folder: str = 'annotations',
                  instance_folder: str = 'instances',
                  objects_folder: str = 'objects',
@@ -134,6 +141,7 @@ class ObjectNamingMetric(BaseMetric):
         self.groups = OrderedDict(
             (group, tuple(names)) for group, names in groups.items())
         self.margin = margin
+        self.twins = dict(TWIN_OF if twins is None else twins)
         self.annotation_folder = annotation_folder
         self.instance_folder = instance_folder
         self.objects_folder = objects_folder
@@ -170,6 +178,13 @@ class ObjectNamingMetric(BaseMetric):
                 f'no group ({dict(self.groups)}) and the dataset gives no '
                 f'classes to check it against.')
         return class_id
+
+    def _twin_target(self, name: str) -> Optional[int]:
+        """The predicted class id of ``name``'s twin (None: no twin, or
+        not a class of the evaluated dataset)."""
+        classes = list((self.dataset_meta or {}).get('classes') or ())
+        twin = self.twins.get(name)
+        return classes.index(twin) if twin in classes else None
 
     def _load(self, seg_map_path: str,
               shape: Tuple[int, int]) -> Tuple[np.ndarray, List[dict]]:
@@ -229,8 +244,10 @@ class ObjectNamingMetric(BaseMetric):
             # one result per sample: mmengine cuts the collected results
             # to the dataset's length
             self.results.append([
-                ObjectScore(obj['name'], obj['kind'], named, iou)
-                for obj, (named, iou) in zip(objects, scores)
+                ObjectScore(obj['name'], obj['kind'],
+                            majority == obj['target'], iou,
+                            majority == self._twin_target(obj['name']))
+                for obj, (majority, iou) in zip(objects, scores)
             ])
 
     def compute_metrics(self,
@@ -258,6 +275,10 @@ class ObjectNamingMetric(BaseMetric):
                 metrics[f'naming_{group}_{kind}'] = round(float(naming), 2)
                 metrics[f'iou_{group}_{kind}'] = round(float(iou), 2)
                 metrics[f'count_{group}_{kind}'] = len(chosen)
+                if names is not None and all(name in self.twins
+                                             for name in names):
+                    metrics[f'twin_{group}_{kind}'] = round(
+                        float(100 * np.mean([s.as_twin for s in chosen])), 2)
                 cells.append(f'{naming:5.1f} {iou:5.1f} {len(chosen):5d}')
             rows.append(f'{group:<10}' + ''.join(f' | {c:>17}' for c in cells))
         header = f'{"group":<10}' + ''.join(f' | {kind:>17}'

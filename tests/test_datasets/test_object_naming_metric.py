@@ -110,7 +110,9 @@ def test_naming_and_neighbourhood_iou_by_hand(tmp_path):
     for key in ('naming_control_fine', 'iou_plain_small', 'count_detail_large',
                 'naming_checkered_thin'):
         assert key not in metrics
-    assert len(metrics) == 3 * (4 + 3 + 2 + 2 + 1)
+    # twin_* for the groups whose classes all have a twin
+    assert len(metrics) == 3 * (4 + 3 + 2 + 2 + 1) + (3 + 2 + 2 + 1)
+    assert metrics['twin_detail_fine'] == 0
 
     # margin 0: the neighbourhood is the object, spill counts nowhere
     metrics = _evaluate([_sample(path, PREDICTION)], margin=0)
@@ -209,13 +211,19 @@ def test_checkered_as_plain_twin_names_no_checkered_object(world):
         if f'count_checkered_{kind}' in metrics:
             assert metrics[f'naming_checkered_{kind}'] == 0
             assert metrics[f'iou_checkered_{kind}'] == 0
+            assert metrics[f'twin_checkered_{kind}'] == 100
         if f'count_plain_{kind}' in metrics:
             assert metrics[f'naming_plain_{kind}'] == 100
+            assert metrics[f'twin_plain_{kind}'] == 0
         if f'count_control_{kind}' in metrics:
             assert metrics[f'naming_control_{kind}'] == 100
             assert metrics[f'iou_control_{kind}'] == 100
+            assert metrics[f'twin_control_{kind}'] == 0
     assert metrics['naming_detail_fine'] == pytest.approx(
         100 * (1 - len(fine_checkered) / len(fine_detail)), abs=0.005)
+    assert metrics['twin_detail_fine'] == pytest.approx(
+        100 * len(fine_checkered) / len(fine_detail), abs=0.005)
+    assert 'twin_all_fine' not in metrics
     assert metrics['naming_all_fine'] == pytest.approx(
         100 * (1 - len(fine_checkered) / len(fine)), abs=0.005)
 
