@@ -219,3 +219,17 @@ def test_padding_mask_values_dtype_and_device():
         torch.tensor([[1.0, float('-inf'), 3.0]]))
     on_meta = _masked(None, valid.to('meta'), torch.float16)
     assert on_meta.device.type == 'meta' and on_meta.dtype == torch.float16
+
+
+@pytest.mark.parametrize('attend_cls_key', [False, True])
+def test_cls_key_switch_from_a_head_config(padded_features, attend_cls_key):
+    from mmseg.registry import MODELS
+    head = MODELS.build(
+        dict(type='MROVSegHead', embed_dims=32, clip_heads=4, clip_dims=64,
+             clip_proj_dims=32, num_queries=5, decoder_layers=(2, ),
+             attend_cls_key=attend_cls_key))
+    with torch.no_grad():
+        head.classifier.query_pos.zero_()
+        embeds = head.classifier.embed(padded_features)
+        moved = head.classifier.embed(_perturbed(padded_features, [0]))
+    assert torch.allclose(moved, embeds, atol=1e-6) != attend_cls_key

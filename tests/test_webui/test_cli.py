@@ -22,6 +22,9 @@ def test_defaults_bind_to_loopback():
 
 def test_demo_checkpoint_is_the_last_one_trained(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    # the repository's own work_dirs/demo (left by `bash tools/run_demo.sh`)
+    # must not answer for the working folder's
+    monkeypatch.setattr(cli, 'REPO', tmp_path / 'repository')
     with pytest.raises(FileNotFoundError,
                        match='no demo model: .*`bash tools/run_demo.sh`'):
         cli.demo_checkpoint('work_dirs/demo')

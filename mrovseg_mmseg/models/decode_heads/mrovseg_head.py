@@ -58,7 +58,8 @@ class MROVSegHead(BaseModule):
         decoder_layers, decoder_channels, hierarchical: see
             :class:`HierarchicalMaskDecoder` (``stage_channels``).
         decoupled_attn_masks: see :class:`AttentionMaskDecoder`.
-        use_local_tokens: see :class:`MultiGrainedMaskClassifier`.
+        use_local_tokens, attend_cls_key: see
+            :class:`MultiGrainedMaskClassifier`.
         loss_cls, loss_mask, loss_dice: mmseg loss configs. ``loss_cls`` gets
             a class weight of 1 per class and ``no_object_weight`` for the
             no-object class, sized to the current vocabulary.
@@ -89,6 +90,7 @@ class MROVSegHead(BaseModule):
                  hierarchical: bool = True,
                  decoupled_attn_masks: bool = True,
                  use_local_tokens: bool = True,
+                 attend_cls_key: bool = False,
                  loss_cls: Optional[dict] = None,
                  loss_mask: Optional[dict] = None,
                  loss_dice: Optional[dict] = None,
@@ -117,7 +119,8 @@ class MROVSegHead(BaseModule):
             decoupled=decoupled_attn_masks)
         self.classifier = MultiGrainedMaskClassifier(
             num_queries=num_queries, embed_dims=clip_dims,
-            proj_dims=clip_proj_dims, use_local_tokens=use_local_tokens)
+            proj_dims=clip_proj_dims, use_local_tokens=use_local_tokens,
+            attend_cls_key=attend_cls_key)
         self.loss_cls_cfg = loss_cls or dict(
             type='mmseg.CrossEntropyLoss', use_sigmoid=False, loss_weight=2.0,
             reduction='mean', avg_non_ignore=True, loss_name='loss_cls_ce')

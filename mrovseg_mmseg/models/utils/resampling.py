@@ -36,11 +36,19 @@ def resize_region(maps: Tensor, region: Tuple[float, float],
         return F.interpolate(maps, size=tuple(size), mode='bilinear',
                              align_corners=False)
     need = []
-    for extent, length in ((rows, height), (cols, width)):
+    for extent, length, out in ((rows, height, size[0]),
+                                (cols, width, size[1])):
         # the last output pixel reads source pixels up to ceil(extent)
         wanted = math.ceil(extent) + 1
-        need.append(length if math.ceil(extent) <= length < wanted else
-                    wanted)
+        rows_needed = (length if math.ceil(extent) <= length < wanted else
+                       wanted)
+        # F.interpolate makes floor(rows * scale) outputs in float64, which
+        # can fall one short of the exact product (11 * (60 / 11) =
+        # 59.99...); one more repeated border row adds the missing output
+        # and changes no sampled value
+        while math.floor(rows_needed * (out / extent)) < out:
+            rows_needed += 1
+        need.append(rows_needed)
     pad_h, pad_w = max(0, need[0] - height), max(0, need[1] - width)
     maps = maps[..., :need[0], :need[1]]
     if pad_h or pad_w:
