@@ -201,3 +201,39 @@ def test_adapter_block_count_against_its_fusion_layers():
             'fusion_layers=(0, 2, 4) has more layers than the adapter has '
             'blocks (num_blocks=2).')):
         adapter(num_blocks=2, fusion_layers=(0, 2, 4))
+
+
+
+def test_loss_matches_targets_on_the_input_not_the_canvas():
+    """A 64 x 72 input whose slice canvas is 72 x 72 (logits 18 x 18 at
+    stride 4, 16 x 18 of them over the input): a query whose logits cover
+    the input's top half exactly (canvas rows 0-31) matches a top-half
+    target only if the loss reads the logits' input region."""
+    from mmengine.structures import InstanceData
+
+    from mrovseg_mmseg.models.decode_heads.mrovseg_head import HeadOutput
+    head = MODELS.build(
+        dict(type='MROVSegHead', embed_dims=32, clip_heads=4, clip_dims=64,
+             clip_proj_dims=32, num_queries=3, decoder_layers=(2, )))
+    target = torch.zeros(1, 64, 72)
+    target[:, :32] = 1
+    gt = [InstanceData(labels=torch.tensor([0]), masks=target)]
+    cls_logits = torch.full((1, 3, 3), -10.0)
+    cls_logits[0, 0, 0] = cls_logits[0, 1:, 2] = 10.0
+    mask_logits = torch.full((1, 3, 18, 18), -20.0)
+    mask_logits[0, 0, :8] = 20.0
+
+    def losses(logits, region):
+        torch.manual_seed(0)
+        return {
+            key: float(value)
+            for key, value in head.loss_by_feat(
+                HeadOutput(cls_logits, logits, region), gt).items()
+        }
+
+    # the same logits drawn directly on the input's 16 x 18 grid
+    on_input = losses(mask_logits[..., :16, :], None)
+    assert losses(mask_logits, (16.0, 18.0)) == pytest.approx(on_input)
+    stretched = losses(mask_logits, None)
+    assert stretched['loss_mask_dice'] > 2 * on_input['loss_mask_dice']
+    assert stretched['loss_mask_ce'] > 2 * on_input['loss_mask_ce']

@@ -1,4 +1,5 @@
 """MROVSeg decode head: masks, attention biases, classification, losses."""
+import math
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -16,6 +17,7 @@ from torch import Tensor
 
 from ..necks.multi_res_adapter import AdapterOutput, AdapterStage
 from ..utils.multi_res_features import MultiResFeatures
+from ..utils.resampling import resize_region
 from .attention_mask_decoder import AttentionMaskDecoder
 from .hierarchical_mask_decoder import HierarchicalMaskDecoder
 from .mask_classifier import MultiGrainedMaskClassifier
@@ -216,7 +218,8 @@ class MROVSegHead(BaseModule):
 
     def loss_by_feat(self, output: HeadOutput,
                      gt_instances: List[InstanceData]) -> Dict[str, Tensor]:
-        cls_logits, mask_logits = output.cls_logits, output.mask_logits
+        cls_logits = output.cls_logits
+        mask_logits = _logits_on_input(output)
         num_classes = cls_logits.shape[-1] - 1
         if num_classes not in self._matcher_by_k:
             self._matcher_by_k[num_classes] = MatchMasks(
@@ -271,3 +274,25 @@ class MROVSegHead(BaseModule):
         """S = softmax(C)[..., :K] x sigmoid(M): (B, K, H, W)."""
         probs = F.softmax(cls_logits, dim=-1)[..., :-1]
         return torch.einsum('bnk,bnhw->bkhw', probs, mask_logits.sigmoid())
+
+
+def _logits_on_input(output: HeadOutput) -> Tensor:
+    """The mask logits of the part of the slice canvas that shows the input.
+
+    Matching and point sampling put the mask logits and the targets on the
+    same [0, 1] coordinates; where the canvas reaches past the input (slice
+    windows that do not tile it, e.g. p = 0.75 at 640) the region that shows
+    the input is resampled onto its own grid first, as at test time, so the
+    targets are not stretched over the canvas.
+
+    Returns:
+        (B, N, ceil(rows), ceil(cols)) logits covering exactly the input.
+    """
+    logits = output.mask_logits
+    if output.mask_region is None:
+        return logits
+    size = tuple(math.ceil(region - 1e-6) for region in output.mask_region)
+    if all(abs(region - side) < 1e-6
+           for region, side in zip(output.mask_region, logits.shape[-2:])):
+        return logits
+    return resize_region(logits, output.mask_region, size)
