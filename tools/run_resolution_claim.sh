@@ -4,7 +4,8 @@
 # rule): pretrain a tiny CLIP on the world's captions (cached), run the world
 # checks (model-free and a frozen-CLIP probe), train and test the paper
 # model, multi-grained attention off and slice ratio p = 0 with four seeds
-# each, and print every seed's endpoints and the decision.
+# each, print every seed's endpoints and the decision, and (exploratory)
+# how often each model's own queries find and name small detail twins.
 #   bash tools/run_resolution_claim.sh [work_dir]   (default: work_dirs/resolution_claim)
 # Environment overrides, e.g. for a shorter run:
 #   SEEDS="0 1 2 3"        segmentation training seeds
@@ -51,4 +52,8 @@ source "$REPO/tools/variant_runs.sh"
 run_variants
 "$PY" tools/analysis_tools/resolution_claim.py "$WORK_DIR" \
     --json "$WORK_DIR/claim.json" | tee "$WORK_DIR/claim.md"
+echo "[resolution claim] found versus named through each model's own queries (exploratory)"
+"$PY" tools/analysis_tools/query_naming.py "$WORK_DIR" --clip "$CLIP" \
+    --data-root "$DATA_ROOT" --json "$WORK_DIR/query_naming.json" \
+    | tee "$WORK_DIR/query_naming.md"
 echo "[resolution claim] done in $(( $(date +%s) - START )) s"
