@@ -27,7 +27,7 @@ scenes, held-out scenes, CLIP pretraining pairs and CLIP probe views never
 share a stream (:func:`world_streams`).
 """
 import functools
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Tuple
 
 import numpy as np
 import torch
@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from mmseg.registry import DATASETS
 
 from .generated import GeneratedSegDataset, write_generated_dataset
+from .material_world import caption
 
 WORLD_VERSION = 'detail-twin-world v1'
 # every channel of a detail colour lies in [95, 165]: the hidden detail's
@@ -266,15 +267,6 @@ def name_for_view(name: str, kind: str, whole_scene: bool) -> str:
     return name
 
 
-def caption(rng: np.random.Generator, names: Sequence[str]) -> str:
-    """A caption naming ``names`` in random order with a random phrasing."""
-    names = [names[i] for i in rng.permutation(len(names))]
-    listed = names[0] if len(names) == 1 else (
-        ', '.join(names[:-1]) + ' and ' + names[-1])
-    template = CAPTION_TEMPLATES[int(rng.integers(len(CAPTION_TEMPLATES)))]
-    return template.format(listed)
-
-
 def twin_caption_pair(rng: np.random.Generator, view_size: int,
                       min_fraction: float = 0.03) -> Tuple[np.ndarray, str]:
     """One CLIP pretraining pair: a view of a scene and a caption.
@@ -301,7 +293,7 @@ def twin_caption_pair(rng: np.random.Generator, view_size: int,
                                  whole)
             if name not in names:
                 names.append(name)
-    return view, caption(rng, names)
+    return view, caption(rng, names, CAPTION_TEMPLATES)
 
 
 def twin_probe_views(rng: np.random.Generator, view_size: int,

@@ -132,12 +132,15 @@ def downsample(image: np.ndarray, size: int) -> np.ndarray:
                                       reducing_gap=None))
 
 
-def caption(rng: np.random.Generator, names: Sequence[str]) -> str:
-    """A caption naming ``names`` in random order with a random phrasing."""
+def caption(rng: np.random.Generator,
+            names: Sequence[str],
+            templates: Sequence[str] = CAPTION_TEMPLATES) -> str:
+    """A caption naming ``names`` in random order with a random phrasing
+    from ``templates``."""
     names = [names[i] for i in rng.permutation(len(names))]
     listed = names[0] if len(names) == 1 else (
         ', '.join(names[:-1]) + ' and ' + names[-1])
-    template = CAPTION_TEMPLATES[int(rng.integers(len(CAPTION_TEMPLATES)))]
+    template = templates[int(rng.integers(len(templates)))]
     return template.format(listed)
 
 

@@ -155,3 +155,9 @@ def test_captions_name_what_each_view_shows():
         'checkered red')
     assert name_for_view('orange', 'small', whole_scene=True) == 'orange'
     assert all(TWIN_OF[TWIN_OF[name]] == name for name in TWIN_CLASSES)
+
+
+def test_overlays_tell_twins_apart():
+    from mrovseg_mmseg.datasets.detail_twin_world import TWIN_PALETTE
+    colours = [tuple(colour) for colour in TWIN_PALETTE]
+    assert len(set(colours)) == len(TWIN_CLASSES)

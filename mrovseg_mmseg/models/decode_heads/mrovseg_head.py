@@ -288,11 +288,8 @@ def _logits_on_input(output: HeadOutput) -> Tensor:
     Returns:
         (B, N, ceil(rows), ceil(cols)) logits covering exactly the input.
     """
-    logits = output.mask_logits
     if output.mask_region is None:
-        return logits
+        return output.mask_logits
     size = tuple(math.ceil(region - 1e-6) for region in output.mask_region)
-    if all(abs(region - side) < 1e-6
-           for region, side in zip(output.mask_region, logits.shape[-2:])):
-        return logits
-    return resize_region(logits, output.mask_region, size)
+    # a region that is the whole map comes back unchanged
+    return resize_region(output.mask_logits, output.mask_region, size)
