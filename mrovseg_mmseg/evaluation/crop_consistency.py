@@ -24,9 +24,10 @@ DEFAULT_CROPS: Tuple[Crop, ...] = tuple(
 
 
 class CropScore(NamedTuple):
-    """mIoU (percent) on one crop's pixels."""
-    cropped: float  # predicted from the crop alone
-    whole: float  # predicted from the whole image, cut to the crop
+    """Scores (percent) on one crop's pixels."""
+    cropped: float  # mIoU predicted from the crop alone
+    whole: float  # mIoU predicted from the whole image, cut to the crop
+    agreement: float  # pixels where the two predictions are the same label
 
 
 def crop(tensor: torch.Tensor, window: Crop) -> torch.Tensor:
@@ -56,7 +57,8 @@ def _predict(model, image: torch.Tensor) -> torch.Tensor:
 def crop_consistency(model, dataset,
                      crops: Sequence[Crop] = DEFAULT_CROPS
                      ) -> Dict[Crop, CropScore]:
-    """mmseg mIoU per crop over a test dataset, cropped vs whole input.
+    """mmseg mIoU per crop over a test dataset, cropped vs whole input, and
+    the share of the crop's pixels on which the two predictions agree.
 
     Args:
         model: an MROVSeg in eval mode with its test vocabulary set.
@@ -69,8 +71,9 @@ def crop_consistency(model, dataset,
         A :class:`CropScore` per crop.
     """
     metrics = {}
+    same, total = dict.fromkeys(crops, 0), dict.fromkeys(crops, 0)
     for window in crops:
-        for source in CropScore._fields:
+        for source in ('cropped', 'whole'):
             metric = IoUMetric(iou_metrics=['mIoU'])
             metric.dataset_meta = dict(classes=dataset.metainfo['classes'])
             metrics[window, source] = metric
@@ -82,15 +85,21 @@ def crop_consistency(model, dataset,
             predictions = dict(cropped=_predict(model,
                                                 crop(item['inputs'], window)),
                                whole=crop(whole, window))
+            same[window] += int((predictions['cropped'] ==
+                                 predictions['whole']).sum())
+            total[window] += predictions['whole'].numel()
             for source, pred in predictions.items():
                 metrics[window, source].process({}, [
                     dict(pred_sem_seg=dict(data=pred),
                          gt_sem_seg=dict(data=labels))
                 ])
-    return {
-        window: CropScore(*(float(
-            metrics[window, source].compute_metrics(
+    scores = {}
+    for window in crops:
+        miou = [
+            float(metrics[window, source].compute_metrics(
                 metrics[window, source].results)['mIoU'])
-                            for source in CropScore._fields))
-        for window in crops
-    }
+            for source in ('cropped', 'whole')
+        ]
+        scores[window] = CropScore(*miou,
+                                   100.0 * same[window] / total[window])
+    return scores

@@ -1,5 +1,6 @@
 """The segmentor's post-processing on values: padding and flips undone by
-``restore_masks``, batches whose images were padded differently, samples
+``restore_masks``, batches whose images were padded differently (each
+predicted alone), samples
 without metainfo, and ``encode_decode`` against the Eq. 9 scores of
 ``predict``."""
 import pytest
@@ -59,11 +60,11 @@ def test_without_padding_drops_both_padding_keys():
     assert without_padding(meta) == dict(ori_shape=(5, 6), flip=False)
 
 
-def test_batch_of_differently_padded_images_restores_each_one(model):
-    """Paddings that differ cannot be cropped off the batch: each image's
-    masks are cut out of the padded canvas at its own size."""
-    sizes = [(48, 64), (64, 40)]
-    inputs = torch.randn(2, 3, 64, 64,
+def test_batch_of_differently_padded_images_predicts_each_one_alone(model):
+    """Paddings that differ cannot be cropped off the batch at once: each
+    image goes through the model without its padding, as if alone."""
+    sizes = [(48, 64), (64, 40), (48, 64)]
+    inputs = torch.randn(3, 3, 64, 64,
                          generator=torch.Generator().manual_seed(1))
     samples = []
     for height, width in sizes:
@@ -75,17 +76,21 @@ def test_batch_of_differently_padded_images_restores_each_one(model):
     with torch.no_grad():
         cropped_inputs, cropped = model.crop_padding(inputs, samples)
         assert not cropped and cropped_inputs is inputs
-        results = model.predict(inputs, samples)
-        output = model.predict_masks(inputs)
-        masks = resize_region(output.mask_logits, output.mask_region,
-                              (64, 64))
-        # the default of postprocess_masks: the padding is still in the input
-        direct = model.postprocess_masks(output, (64, 64), samples)
-    for index, (height, width) in enumerate(sizes):
-        expected = eq9_scores(output.cls_logits[index:index + 1],
-                              masks[index:index + 1, :, :height, :width])
-        assert_prediction(results[index], expected)
-        assert_prediction(direct[index], expected)
+        results = [(r.seg_logits.data.clone(), r.pred_sem_seg.data.clone())
+                   for r in model.predict(inputs, samples)]
+        for index, (height, width) in enumerate(sizes):
+            image = inputs[index:index + 1, :, :height, :width]
+            output = model.predict_masks(image)
+            masks = resize_region(output.mask_logits, output.mask_region,
+                                  (height, width))
+            expected = eq9_scores(output.cls_logits, masks)
+            scores, labels = results[index]
+            torch.testing.assert_close(scores, expected[0], rtol=1e-5,
+                                       atol=1e-6)
+            assert torch.equal(labels, expected.argmax(1))
+            padded = model.predict_masks(inputs[index:index + 1])
+            assert not torch.allclose(padded.cls_logits, output.cls_logits,
+                                      atol=1e-3)
 
 
 def test_samples_without_metainfo_are_predicted_at_the_input_size(model):

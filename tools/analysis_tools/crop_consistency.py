@@ -36,11 +36,13 @@ def main():
     scores = crop_consistency(runner.model.eval(),
                               runner.test_dataloader.dataset)
     print(f'{"crop (axis, kept, anchor)":28s} {"from crop":>9s} '
-          f'{"from whole":>10s} {"difference":>10s}')
+          f'{"from whole":>10s} {"difference":>10s} {"agreement":>9s}')
     for window in DEFAULT_CROPS:
         score = scores[window]
         print(f'{str(window):28s} {score.cropped:9.2f} {score.whole:10.2f} '
-              f'{score.cropped - score.whole:+10.2f}')
+              f'{score.cropped - score.whole:+10.2f} '
+              f'{score.agreement:8.2f}%')
+
 
 if __name__ == '__main__':
     main()

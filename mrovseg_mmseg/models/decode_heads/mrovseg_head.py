@@ -177,14 +177,33 @@ class MROVSegHead(BaseModule):
     # ------------------------------------------------------------------ loss
     def loss(self, features: MultiResFeatures, adapter: AdapterOutput,
              text_embeds: Tensor, batch_data_samples: SampleList) -> dict:
+        """Losses of a batch whose images all have the input's size."""
         outputs = self.forward(features, adapter, text_embeds,
                                with_intermediate=True)
-        gt_instances = self.gt_instances(batch_data_samples,
-                                         text_embeds.shape[0])
+        return self.loss_from_outputs(
+            [(outputs, batch_data_samples)],
+            stage_names=[f'd{b}.' for b in adapter.intermediate_blocks] +
+            [''])
+
+    def loss_from_outputs(
+            self, groups: Sequence[Tuple[List[HeadOutput], SampleList]],
+            stage_names: Sequence[str]) -> dict:
+        """Losses of a batch that went through the model in groups.
+
+        Args:
+            groups: per group of images seen at one size, the outputs of
+                :meth:`forward` (one per stage) and the group's samples,
+                whose label maps cover the group's input.
+            stage_names: loss-name prefix of each stage.
+        """
+        num_classes = groups[0][0][-1].cls_logits.shape[-1] - 1
+        gt_instances = [self.gt_instances(samples, num_classes)
+                        for _, samples in groups]
         losses = {}
-        names = [f'd{b}.' for b in adapter.intermediate_blocks] + ['']
-        for prefix, output in zip(names, outputs):
-            for key, value in self.loss_by_feat(output, gt_instances).items():
+        for stage, prefix in enumerate(stage_names):
+            stage_groups = [(outputs[stage], gt) for (outputs, _), gt in zip(
+                groups, gt_instances)]
+            for key, value in self.loss_by_groups(stage_groups).items():
                 losses[prefix + key] = value
         return losses
 
@@ -218,16 +237,49 @@ class MROVSegHead(BaseModule):
 
     def loss_by_feat(self, output: HeadOutput,
                      gt_instances: List[InstanceData]) -> Dict[str, Tensor]:
-        cls_logits = output.cls_logits
-        mask_logits = _logits_on_input(output)
-        num_classes = cls_logits.shape[-1] - 1
+        """Losses of one stage for a batch seen at one size."""
+        return self.loss_by_groups([(output, gt_instances)])
+
+    def loss_by_groups(
+        self, groups: Sequence[Tuple[HeadOutput, List[InstanceData]]]
+    ) -> Dict[str, Tensor]:
+        """Losses of one stage for a batch seen in groups of one size each.
+
+        Each group is matched and point-sampled on its own mask logits; the
+        class and mask losses are then normalized over the whole batch, as
+        if it had been one group.
+        """
+        num_classes = groups[0][0].cls_logits.shape[-1] - 1
         if num_classes not in self._matcher_by_k:
             self._matcher_by_k[num_classes] = MatchMasks(
                 num_points=self.num_points, num_queries=self.num_queries,
                 num_classes=num_classes, assigner=self.assigner_cfg)
         matcher = self._matcher_by_k[num_classes]
-        labels, mask_targets, mask_weights, avg_factor = matcher.get_targets(
-            cls_logits, mask_logits, gt_instances)
+        all_logits, all_labels, point_preds, point_targets = [], [], [], []
+        avg_factor = 0
+        for output, gt_instances in groups:
+            mask_logits = _logits_on_input(output)
+            labels, mask_targets, mask_weights, matched = matcher.get_targets(
+                output.cls_logits, mask_logits, gt_instances)
+            all_logits.append(output.cls_logits)
+            all_labels.append(labels)
+            avg_factor += matched
+            if mask_targets.shape[0] == 0:
+                continue
+            # (b, N, h, w) -> (G, h, w), matched queries only
+            mask_preds = mask_logits[mask_weights > 0]
+            with torch.no_grad():
+                coords = get_uncertain_point_coords_with_randomness(
+                    mask_preds.unsqueeze(1).float(), None, self.num_points,
+                    self.oversample_ratio, self.importance_sample_ratio)
+                # (G, H, W) -> (G, P)
+                point_targets.append(point_sample(
+                    mask_targets.unsqueeze(1).float(), coords).squeeze(1))
+            # (G, h, w) -> (G, P)
+            point_preds.append(point_sample(mask_preds.unsqueeze(1).float(),
+                                            coords).squeeze(1))
+        cls_logits = torch.cat(all_logits)  # (B, N, K + 1)
+        labels = torch.cat(all_labels)  # (B, N)
         loss_cls = self._loss_cls(num_classes).to(cls_logits.device)
         flat_logits = cls_logits.flatten(0, 1)  # (B, N, K + 1) -> (BN, K + 1)
         flat_labels = labels.flatten(0, 1)  # (B, N) -> (BN, )
@@ -245,22 +297,12 @@ class MROVSegHead(BaseModule):
         num_masks = cls_logits.new_tensor([avg_factor], dtype=torch.float)
         all_reduce(num_masks, op='mean')
         num_masks = max(float(num_masks), 1.0)
-        # (B, N, h, w) -> (G, h, w), matched queries only
-        mask_preds = mask_logits[mask_weights > 0]
-        if mask_targets.shape[0] == 0:
-            zero = mask_logits.sum() * 0
+        if not point_preds:
+            zero = sum(output.mask_logits.sum() for output, _ in groups) * 0
             losses.update(loss_mask_ce=zero, loss_mask_dice=zero)
             return losses
-        with torch.no_grad():
-            coords = get_uncertain_point_coords_with_randomness(
-                mask_preds.unsqueeze(1).float(), None, self.num_points,
-                self.oversample_ratio, self.importance_sample_ratio)
-            # (G, H, W) -> (G, P)
-            point_targets = point_sample(
-                mask_targets.unsqueeze(1).float(), coords).squeeze(1)
-        # (G, h, w) -> (G, P)
-        point_preds = point_sample(mask_preds.unsqueeze(1).float(),
-                                   coords).squeeze(1)
+        point_preds = torch.cat(point_preds)  # (G, P), all groups
+        point_targets = torch.cat(point_targets)
         losses['loss_mask_ce'] = self.loss_mask(
             point_preds, point_targets,
             avg_factor=num_masks * self.num_points)

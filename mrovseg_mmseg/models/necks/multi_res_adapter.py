@@ -99,9 +99,10 @@ class MultiResAdapter(BaseModule):
         mlp_ratio: FFN width / D.
         attend_padding: let the blocks attend to visual tokens that show no
             image (padding of the slice canvas or of the global view). Off
-            by default: training crops fill the canvas, so padding tokens
-            are never seen in training, and with them masked a prediction
-            does not depend on how much padding an image gets.
+            by default: training and testing both cut the data
+            preprocessor's padding off (``MROVSeg.loss`` and ``predict``),
+            so the padding left is that of the grids, masked alike in both,
+            and a prediction does not depend on how much of it there is.
         with_cp: recompute each block in the backward pass instead of storing
             its activations (``torch.utils.checkpoint``) while training.
             Off by default: it trades about one extra forward pass of the

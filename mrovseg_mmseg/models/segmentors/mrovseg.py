@@ -112,10 +112,27 @@ class MROVSeg(BaseSegmentor):
                                 with_intermediate=with_intermediate)
 
     def loss(self, inputs: Tensor, data_samples: SampleList) -> dict:
-        features = self.extract_feat(inputs)
-        adapter = self.neck(features)
-        return self.decode_head.loss(features, adapter,
-                                     self.text_embeds('train'), data_samples)
+        """Losses of a training batch, its padding treated as at test time.
+
+        The data preprocessor pads every training crop to one size. As in
+        :meth:`predict`, the padding is cut off before the model sees an
+        image: images that share one padding go through the model together,
+        each seeing its own global view and slice canvas, whose padding the
+        adapter and the classifier mask out. The losses are those of the
+        whole batch (one matching and one normalization over all images).
+        """
+        text_embeds = self.text_embeds('train')
+        groups = []
+        for indices, images in group_by_padding(inputs, data_samples):
+            features = self.extract_feat(images)
+            adapter = self.neck(features)
+            outputs = self.decode_head(features, adapter, text_embeds,
+                                       with_intermediate=True)
+            groups.append((outputs,
+                           [unpadded(data_samples[i]) for i in indices]))
+        return self.decode_head.loss_from_outputs(
+            groups, stage_names=[f'd{b}.' for b in adapter.intermediate_blocks]
+            + [''])
 
     def _forward(self, inputs: Tensor, data_samples: OptSampleList = None):
         """Final-stage class logits (B, N, K+1) and mask logits (B, N, h, w).
@@ -144,17 +161,25 @@ class MROVSeg(BaseSegmentor):
                 data_samples: OptSampleList = None) -> SampleList:
         """Label maps at each image's original size, under ``inference_mode``.
 
+        The preprocessor's padding is cut off first; images of a batch that
+        are padded differently go through the model in separate passes, so
+        each is predicted as if it were alone.
+
         The text encoder leaves inference mode to compute class embeddings,
         so the ones it caches here stay usable when training resumes.
         """
         if data_samples is None:
             data_samples = [None] * inputs.shape[0]
+        results = [None] * inputs.shape[0]
         with torch.inference_mode():
-            inputs, cropped = self.crop_padding(inputs, data_samples)
-            output = self._run(inputs, 'test')[-1]
-            return self.postprocess_masks(output, inputs.shape[-2:],
-                                          data_samples,
-                                          padding_cropped=cropped)
+            for indices, images in group_by_padding(inputs, data_samples):
+                output = self._run(images, 'test')[-1]
+                samples = self.postprocess_masks(
+                    output, images.shape[-2:],
+                    [data_samples[i] for i in indices], padding_cropped=True)
+                for index, sample in zip(indices, samples):
+                    results[index] = sample
+        return results
 
     @staticmethod
     def crop_padding(inputs: Tensor,
@@ -254,6 +279,48 @@ class MROVSeg(BaseSegmentor):
                 scores.append(chunk.permute(2, 0, 1))  # (r, W, K) -> (K, r, W)
         label_map = torch.cat(labels, dim=0)[None]
         return label_map, (torch.cat(scores, dim=1) if keep_scores else None)
+
+
+def group_by_padding(inputs: Tensor,
+                     data_samples: Sequence) -> List[Tuple[List[int], Tensor]]:
+    """Split a padded batch into images that share one padding.
+
+    Args:
+        inputs: (B, 3, H, W) batch padded by the data preprocessor.
+        data_samples: B samples (or None) whose metainfo gives the padding.
+
+    Returns:
+        Per padding, in order of first appearance: the batch indices and
+        their inputs with that padding cut off, (b, 3, H - top - bottom,
+        W - left - right).
+    """
+    groups: Dict[Tuple[int, int, int, int], List[int]] = {}
+    for index, sample in enumerate(data_samples):
+        pad = _padding(sample.metainfo) if sample is not None else None
+        groups.setdefault(pad or (0, 0, 0, 0), []).append(index)
+    height, width = inputs.shape[-2:]
+    result = []
+    for (left, right, top, bottom), indices in groups.items():
+        images = inputs if len(indices) == inputs.shape[0] else inputs[indices]
+        result.append(
+            (indices, images[..., top:height - bottom, left:width - right]))
+    return result
+
+
+def unpadded(sample):
+    """A training sample whose label map has the preprocessor's padding cut
+    off, the shape of the image its inputs were cut to."""
+    from mmseg.structures import SegDataSample
+    pad = _padding(sample.metainfo)
+    if pad is None or not any(pad):
+        return sample
+    left, right, top, bottom = pad
+    seg = sample.gt_sem_seg.data
+    height, width = seg.shape[-2:]
+    result = SegDataSample(metainfo=without_padding(sample.metainfo))
+    result.gt_sem_seg = PixelData(
+        data=seg[..., top:height - bottom, left:width - right])
+    return result
 
 
 def without_padding(meta: dict) -> dict:
