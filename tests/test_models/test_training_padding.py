@@ -92,3 +92,24 @@ def test_a_batch_of_two_sizes_is_normalized_as_one_batch(model, rand_by_row):
             parts, weights)) / sum(weights)
         torch.testing.assert_close(losses[key], expected, rtol=1e-5,
                                    atol=1e-6, msg=lambda m: f"{key}: {m}")
+
+
+def test_cut_padding_off_trains_on_the_padded_canvas(tiny_clip_cfg,
+                                                     tiny_clip_checkpoint,
+                                                     rand_by_row):
+    """``train_cfg.cut_padding=False``: one pass over the padded batch, the
+    padding seen as image and supervised with the ignore label."""
+    torch.manual_seed(0)
+    model = MODELS.build(
+        tiny_model_cfg(tiny_clip_cfg, tiny_clip_checkpoint,
+                       train_cfg=dict(cut_padding=False))).train()
+    padded = preprocess(model, make_batch([(40, 64), (64, 64)], seed=3))
+    losses = model.loss(padded['inputs'], padded['data_samples'])
+    head = model.decode_head
+    features = model.extract_feat(padded['inputs'])
+    expected = head.loss(features, model.neck(features),
+                         model.text_embeds('train'), padded['data_samples'])
+    assert losses.keys() == expected.keys()
+    for key in expected:
+        torch.testing.assert_close(losses[key], expected[key], rtol=1e-5,
+                                   atol=1e-6)

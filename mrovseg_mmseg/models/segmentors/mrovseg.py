@@ -33,6 +33,9 @@ class MROVSeg(BaseSegmentor):
         decode_head: :class:`MROVSegHead` config.
         vocabulary: class names for both modes, or a dict with ``train`` and/or
             ``test`` lists; None = set later.
+        train_cfg: ``cut_padding`` (default True: each training image is
+            seen without the data preprocessor's padding, as in testing, at
+            the cost of one pass per padding in a batch; see :meth:`loss`).
         test_cfg: ``output_logits`` (store the K-class score map in
             ``seg_logits``; memory grows with K x H x W) and
             ``pixels_per_chunk`` (output pixels scored at once when turning
@@ -120,16 +123,25 @@ class MROVSeg(BaseSegmentor):
         each seeing its own global view and slice canvas, whose padding the
         adapter and the classifier mask out. The losses are those of the
         whole batch (one matching and one normalization over all images).
+        ``train_cfg.cut_padding=False`` keeps the batch whole instead (one
+        pass, padding seen as image).
         """
         text_embeds = self.text_embeds('train')
+        cut_padding = self.train_cfg.get('cut_padding', True)
+        if cut_padding:
+            parts = group_by_padding(inputs, data_samples)
+        else:
+            parts = [(list(range(inputs.shape[0])), inputs)]
         groups = []
-        for indices, images in group_by_padding(inputs, data_samples):
+        for indices, images in parts:
             features = self.extract_feat(images)
             adapter = self.neck(features)
             outputs = self.decode_head(features, adapter, text_embeds,
                                        with_intermediate=True)
-            groups.append((outputs,
-                           [unpadded(data_samples[i]) for i in indices]))
+            samples = [data_samples[i] for i in indices]
+            if cut_padding:
+                samples = [unpadded(sample) for sample in samples]
+            groups.append((outputs, samples))
         return self.decode_head.loss_from_outputs(
             groups, stage_names=[f'd{b}.' for b in adapter.intermediate_blocks]
             + [''])
