@@ -1,6 +1,9 @@
-"""Shared fixtures: tiny random-initialized open_clip models saved as files."""
+"""Shared fixtures: tiny random-initialized open_clip models saved as files,
+and the guard that keeps tests out of the repository's work_dirs/ and data/."""
 import pytest
 import torch
+
+from . import repo_guard
 
 TINY_CLIP_CFG = dict(
     embed_dim=32,
@@ -18,6 +21,31 @@ def mmseg_scope():
 
     import mrovseg_mmseg  # noqa: F401
     register_all_modules(init_default_scope=True)
+
+
+@pytest.fixture(scope='session', autouse=True)
+def repo_outputs_untouched():
+    """The whole run leaves work_dirs/ and data/ as it found them."""
+    before = repo_guard.snapshot()
+    yield before
+    lines = repo_guard.changes(before, repo_guard.snapshot())
+    if lines:
+        pytest.fail('the test run: ' + repo_guard.report(lines),
+                    pytrace=False)
+
+
+@pytest.fixture(autouse=True)
+def leaves_repo_outputs_alone(repo_outputs_untouched):
+    """This test added, removed or renamed nothing in work_dirs/, data/ or
+    a folder under them."""
+    folders = [path for path, (is_dir, _, _) in repo_outputs_untouched.items()
+               if is_dir]
+    before = repo_guard.folder_stamps(folders)
+    yield
+    if repo_guard.folder_stamps(folders) != before:
+        lines = repo_guard.changes(repo_outputs_untouched,
+                                   repo_guard.snapshot())
+        pytest.fail('this test: ' + repo_guard.report(lines), pytrace=False)
 
 
 @pytest.fixture(scope='session')

@@ -11,6 +11,7 @@
 #   ITERS=500              segmentation training iterations
 #   PRETRAIN_ITERS=800     CLIP pretraining steps (PRETRAIN_POOL pairs)
 #   JOBS=$(nproc)          runs trained at the same time
+#   DATA_ROOT=data/material_world   where the world is written
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 WORK_DIR="${1:-work_dirs/zero_shot_demo}"
@@ -20,6 +21,7 @@ ITERS="${ITERS:-500}"
 PRETRAIN_ITERS="${PRETRAIN_ITERS:-800}"
 PRETRAIN_POOL="${PRETRAIN_POOL:-20000}"
 JOBS="${JOBS:-$(nproc)}"
+DATA_ROOT="${DATA_ROOT:-data/material_world}"
 bash "$REPO/tools/setup_env.sh"
 # shellcheck source=tools/find_python.sh
 source "$REPO/tools/find_python.sh"
@@ -29,6 +31,9 @@ START=$(date +%s)
 CONFIG_DIR=configs/zero_shot_demo
 CLIP="$WORK_DIR/clip/tiny_clip_materials.pth"
 CLIP_OPTIONS="model.backbone.pretrained=$CLIP model.text_encoder.pretrained=$CLIP"
+DATA_OPTIONS="train_dataloader.dataset.data_root=$DATA_ROOT"
+DATA_OPTIONS="$DATA_OPTIONS val_dataloader.dataset.data_root=$DATA_ROOT"
+DATA_OPTIONS="$DATA_OPTIONS test_dataloader.dataset.data_root=$DATA_ROOT"
 echo "[zero-shot demo] pretraining the tiny CLIP (kept in $CLIP once made)"
 "$PY" tools/pretrain_clip.py "$CONFIG_DIR/mrovseg_tiny_materials64.py" \
     --out "$CLIP" --iters "$PRETRAIN_ITERS" --pool-size "$PRETRAIN_POOL"
@@ -37,7 +42,8 @@ BASE_CONFIG="$CONFIG_DIR/mrovseg_tiny_materials64.py"
 SUMMARY='open-vocabulary summary'
 LOG_PREFIX='[zero-shot demo]'
 variant_options() {
-    if [ "$1" != random-clip ]; then echo "$CLIP_OPTIONS"; fi
+    if [ "$1" != random-clip ]; then echo -n "$CLIP_OPTIONS "; fi
+    echo "$DATA_OPTIONS"
 }
 # shellcheck source=tools/variant_runs.sh
 source "$REPO/tools/variant_runs.sh"

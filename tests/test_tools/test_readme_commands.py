@@ -176,12 +176,13 @@ def run_demo(tokens, ctx):
 
 
 def run_zero_shot_demo(tokens, ctx):
-    """Run as printed with a work dir in tmp and the script's size settings
-    cut down (2 pretraining steps, 2 training iterations, one seed, the paper
-    model only); tests/test_training/test_zero_shot_demo.py checks a longer
-    run's results."""
+    """Run as printed with the work dir and the world in tmp and the
+    script's size settings cut down (2 pretraining steps, 2 training
+    iterations, one seed, the paper model only);
+    tests/test_training/test_zero_shot_demo.py checks a longer run's
+    results."""
     env = dict(SEEDS='0', VARIANTS='paper', ITERS='2', PRETRAIN_ITERS='2',
-               PRETRAIN_POOL='64')
+               PRETRAIN_POOL='64', DATA_ROOT=str(ctx.tmp / 'material_world'))
     result = ctx.shell.run(
         [f'{key}={value}' for key, value in env.items()] + tokens +
         [str(ctx.tmp / 'zero_shot')], activated=False)
@@ -206,9 +207,9 @@ def run_resolution_claim(tokens, ctx):
 
 def run_tests(tokens, ctx):
     """The test command, on one small test file (the whole suite would run
-    this test again)."""
-    ok(ctx.shell.run(tokens + ['tests/test_package.py', '-q'],
-                     ctx.activated), 'passed')
+    this test again), without pytest's cache folder in the repository."""
+    ok(ctx.shell.run(tokens + ['tests/test_package.py', '-q', '-p',
+                               'no:cacheprovider'], ctx.activated), 'passed')
 
 
 def setup_env_other_torch(tokens, ctx):
@@ -252,13 +253,15 @@ def dist_train(tokens, ctx):
 
 
 def tool_test(tokens, ctx):
-    """As printed, it stops at the checkpoint that has not been trained yet
-    and says so (the same tool on the demo's checkpoint runs in the demo
+    """With the checkpoint's path under tmp (the repository's work_dirs/ may
+    hold one), it stops at the checkpoint that has not been trained yet and
+    says so (the same tool on the demo's checkpoint runs in the demo
     command)."""
-    assert not (REPO / tokens[-1]).exists()
+    missing = str(ctx.tmp / tokens[-1])
+    tokens = replace(tokens, tokens[-1], missing)
     actionable_failure(
-        ctx.shell.run(tokens, ctx.activated), tokens[-1],
-        'does not exist', 'train one first')
+        ctx.shell.run(tokens, ctx.activated), missing, 'does not exist',
+        'train one first')
 
 
 def infer_tool(tokens, ctx):

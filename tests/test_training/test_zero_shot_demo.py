@@ -20,9 +20,11 @@ REDUCED = dict(SEEDS='0', VARIANTS='paper random-clip', ITERS='300',
 @pytest.mark.slow
 def test_unseen_classes_are_named_through_clip(tmp_path):
     work_dir = tmp_path / 'zero_shot'
+    env = dict(os.environ, DATA_ROOT=str(tmp_path / 'material_world'),
+               **REDUCED)
     result = subprocess.run(
         ['bash', 'tools/run_zero_shot_demo.sh', str(work_dir)],
-        cwd=REPO, env=dict(os.environ, **REDUCED), capture_output=True,
+        cwd=REPO, env=env, capture_output=True,
         text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     print(result.stdout[-2000:])
