@@ -46,8 +46,10 @@ def probe_clip_cfg() -> dict:
                       layers=1))
 
 
-def build_probe(ratio: float, tmp_path) -> nn.Module:
-    """MROVSeg whose masks are the patch means of the stem tokens."""
+def build_probe(ratio: float, tmp_path, real_neck: bool = False) -> nn.Module:
+    """MROVSeg whose masks are the patch means of the stem tokens; with
+    ``real_neck`` its adapter (one block, Multi-Res Fusion of the stem) runs
+    too, and the probe checks the grid of its visual tokens."""
     import open_clip
     clip_cfg = probe_clip_cfg()
     checkpoint = tmp_path / 'probe_clip.pt'
@@ -58,7 +60,8 @@ def build_probe(ratio: float, tmp_path) -> nn.Module:
         backbone=dict(clip_input_size=CLIP_SIZE, base_size=BASE,
                       slice_ratio=ratio, fusion_layers=(0, ),
                       classifier_start_block=None),
-        neck=dict(in_channels=16, fusion_layers=(0, )),
+        neck=dict(in_channels=16, num_heads=1, num_blocks=1,
+                  fusion_layers=(0, )),
         decode_head=dict(clip_dims=16, clip_proj_dims=16, clip_heads=2,
                          decoder_layers=(0, )),
         vocabulary=['bright', 'dark'])
@@ -70,7 +73,8 @@ def build_probe(ratio: float, tmp_path) -> nn.Module:
         visual.conv1.weight[0, 0] = 1 / PATCH**2
         visual.positional_embedding.zero_()
     visual.ln_pre = nn.Identity()
-    model.neck.forward = lambda features: None
+    if not real_neck:
+        model.neck.forward = lambda features: None
     model.decode_head.forward = probe_head
     return model
 
@@ -78,6 +82,8 @@ def build_probe(ratio: float, tmp_path) -> nn.Module:
 def probe_head(features: MultiResFeatures, adapter, text_embeds,
                with_intermediate=False):
     """Query 0 = "bright" where the stem token is bright, query 1 = "dark"."""
+    if adapter is not None:
+        assert adapter.final.visual.shape[-2:] == features.layout.visual_grid
     stem = (features.slice_maps or features.global_maps)[0][:, :1]
     # (B, 1, H', W') stride 16 -> stride 4, as the real mask decoder
     bright = F.interpolate(stem, scale_factor=4, mode='bilinear',
@@ -217,6 +223,24 @@ def test_flip_padding_and_resize_are_undone(probes):
     wrong = (labels == 0) != pattern
     band = edge_band(pattern, 2 * EDGE_TOKENS * 16 * 300 / 600)
     assert not wrong[~band].any()
+
+
+def test_vit_b16_half_ratio_on_1098x1995_through_the_fusion(tmp_path):
+    """ViT-B/16 at p = 0.5 (16 px patches, 320 px views, 640 base) on a
+    1098 x 1995 input: 3 x 6 slices of 366 px on a 60 x 120 token canvas.
+    The global map resampled onto that canvas by the Multi-Res Fusion came
+    back one row short (11 global rows to 60) and predict failed there;
+    the labels are the input's size and come from the input's own pixels."""
+    model = build_probe(0.5, tmp_path, real_neck=True)
+    shape = (1098, 1995)
+    pattern = blob_pattern(shape, 96, seed=3)
+    image = np.where(pattern, 255, 0).astype(np.uint8)
+    labels = predict_labels(model, image)
+    assert labels.shape == shape
+    wrong = (labels == 0) != pattern
+    band = edge_band(pattern, EDGE_TOKENS * token_pixels(model, shape))
+    assert not wrong[~band].any()
+    assert wrong.mean() < 0.05
 
 
 def test_pattern_helpers():
