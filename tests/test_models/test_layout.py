@@ -40,6 +40,8 @@ def bilinear_reference(maps, region, size):
     ((7, 9), (14, 5)),        # all of it: plain F.interpolate
     ((9.5, 12.25), (6, 20)),  # reaching past the map: border repeated
     ((0.4, 3), (1, 9)),       # less than a pixel
+    ((40.5, 9), (6, 5)),      # far past the map in rows: sampled directly
+    ((3.2, 61.0), (4, 30)),   # and in columns
 ])
 def test_resize_region_matches_reference(region, size):
     torch.manual_seed(0)
@@ -72,6 +74,31 @@ def test_resize_region_never_comes_back_short():
     part = maps[..., :height, :width]
     torch.testing.assert_close(resize_region(part, region, size),
                                bilinear_reference(part, region, size))
+
+
+def test_resize_region_far_past_the_map_forms_no_region_sized_map(
+        monkeypatch):
+    """A 1 x 1 input at ViT-B/16, p = 0.5 puts the slice canvas 6400 global
+    tokens past the global map; padding the map to that size took 117 GiB
+    at 768 channels. Only maps of the input's or the output's size may be
+    formed, and the values are the reference's."""
+    import mrovseg_mmseg.models.utils.resampling as resampling
+    largest = []
+    lerp = torch.lerp
+
+    def spy(*args, **kwargs):
+        out = lerp(*args, **kwargs)
+        largest.append(out.shape[-2] * out.shape[-1])
+        return out
+
+    monkeypatch.setattr(resampling.torch, 'lerp', spy)
+    monkeypatch.setattr(resampling.F, 'pad', None)
+    monkeypatch.setattr(resampling.F, 'interpolate', None)
+    maps = torch.randn(1, 2, 20, 20, dtype=torch.float64)
+    out = resize_region(maps, (6400.0, 6400.0), (20, 20))
+    assert max(largest) <= 20 * 20
+    torch.testing.assert_close(
+        out, bilinear_reference(maps, (6400.0, 6400.0), (20, 20)))
 
 
 def test_resize_region_equals_resize_then_crop():

@@ -2,6 +2,7 @@
 import math
 from typing import Tuple
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -50,6 +51,12 @@ def resize_region(maps: Tensor, region: Tuple[float, float],
             rows_needed += 1
         need.append(rows_needed)
     pad_h, pad_w = max(0, need[0] - height), max(0, need[1] - width)
+    if pad_h > height or pad_w > width:
+        # the region reaches far past the map (an image much smaller than a
+        # slice window): sample the rows and columns directly, instead of
+        # forming a padded map of the region's size
+        maps = _sample_axis(maps, -2, rows, size[0])
+        return _sample_axis(maps, -1, cols, size[1])
     maps = maps[..., :need[0], :need[1]]
     if pad_h or pad_w:
         maps = F.pad(maps, (0, pad_w, 0, pad_h), mode='replicate')
@@ -57,6 +64,22 @@ def resize_region(maps: Tensor, region: Tuple[float, float],
                         mode='bilinear', align_corners=False,
                         recompute_scale_factor=False)
     return out[..., :size[0], :size[1]]
+
+
+def _sample_axis(maps: Tensor, dim: int, extent: float, out: int) -> Tensor:
+    """Linear resampling along ``dim`` of the first ``extent`` pixels (the
+    border repeated past the map) to ``out`` pixels, sampled as
+    ``F.interpolate(..., align_corners=False)``."""
+    length = maps.shape[dim]
+    dst = torch.arange(out, dtype=torch.float64, device=maps.device)
+    src = ((dst + 0.5) * (extent / out) - 0.5).clamp(min=0)
+    first = src.floor().long().clamp(max=length - 1)
+    second = (first + 1).clamp(max=length - 1)
+    weight = (src - first).clamp(0, 1).to(maps.dtype)
+    shape = [1] * maps.dim()
+    shape[dim] = out
+    return torch.lerp(maps.index_select(dim, first),
+                      maps.index_select(dim, second), weight.view(shape))
 
 
 def resize_bilinear(images: Tensor, size: Tuple[int, int],
