@@ -226,6 +226,7 @@ def summarize(result: OVSegResult, name: str) -> dict:
                 index=item.index,
                 name=item.name,
                 area=round(item.area, 6),
+                pixels=round(item.area * height * width),
                 score=round(item.score, 6)) for item in result.found
         ])
 
@@ -240,8 +241,8 @@ def summary_table(results, classes: Sequence[str]) -> str:
         total += size
         for item in result['found']:
             images[item['index']] += 1
-            pixels[item['index']] += item['area'] * size
-            weighted[item['index']] += item['score'] * item['area'] * size
+            pixels[item['index']] += item['pixels']
+            weighted[item['index']] += item['score'] * item['pixels']
     if not total:
         return 'no image processed'
     width = max([len('class')] + [len(classes[i]) for i in images])

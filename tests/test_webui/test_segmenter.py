@@ -1,5 +1,6 @@
 """The web demo's requests with a tiny random model, without a browser."""
 import os
+import re
 import threading
 import time
 
@@ -9,10 +10,13 @@ import pytest
 from PIL import Image
 
 from mrovseg_mmseg.apis import OVSegInferencer
+from mrovseg_mmseg.apis import inferencer as inferencer_module
 from mrovseg_mmseg.datasets.synthetic_shapes import SHAPE_CLASSES
 from mrovseg_mmseg.models.text_encoders import OpenCLIPTextEncoder
 from mrovseg_mmseg.webui.page import PageInputError, class_text
 from mrovseg_mmseg.webui.segmenter import PageSegmenter
+from ..test_apis.fixed_scores import CLASSES as FIXED_CLASSES
+from ..test_apis.fixed_scores import LABELS, fixed_score_rows
 
 CONFIG = os.path.join(
     os.path.dirname(__file__), '..', '..', 'configs',
@@ -224,3 +228,20 @@ def test_only_recent_label_maps_are_kept_and_all_removed_at_close(
     assert len(os.listdir(segmenter.out_dir)) == 2
     segmenter.close()
     assert not os.path.exists(segmenter.out_dir)
+
+
+def test_legend_shows_each_class_with_its_area_and_mean_score(
+        segmenter, tmp_path, monkeypatch):
+    monkeypatch.setattr(inferencer_module, 'score_rows', fixed_score_rows)
+    path = write_image(tmp_path / 'a.png', 2, 3)
+    result = segmenter.segment(path, class_text(FIXED_CLASSES))
+    rows = re.findall(
+        r'<tr data-class-id="(\d+)">.*?<td class="name">(.*?)</td>'
+        r'<td class="id">\d+</td><td class="area">(.*?)</td>'
+        r'<td class="score">(.*?)</td></tr>', result.legend)
+    # sky: 3 of 6 pixels at probabilities .75, .75 and 1 (fixed_scores)
+    assert rows == [('0', 'sky', '50.0%', '0.83'),
+                    ('2', 'sofa, couch', '33.3%', '0.50'),
+                    ('1', 'tree', '16.7%', '0.75')]
+    np.testing.assert_array_equal(
+        cv2.imread(result.label_png, cv2.IMREAD_UNCHANGED), LABELS[(2, 3)])
