@@ -14,7 +14,9 @@ class LegendSegVisualizer(SegLocalVisualizer):
     """``SegLocalVisualizer`` whose drawings carry a legend of class names.
 
     Ground truth and prediction get the same size, so mmseg's side-by-side
-    layout (ground truth left, prediction right) keeps working.
+    layout (ground truth left, prediction right) keeps working. As in mmseg,
+    labels outside the classes (the ignore index, 255 or 65535) keep the
+    image; 255 is a class of the 16-bit benchmarks and is coloured there.
     """
 
     def _draw_sem_seg(self,
@@ -25,6 +27,6 @@ class LegendSegVisualizer(SegLocalVisualizer):
                       with_labels: Optional[bool] = True) -> np.ndarray:
         label_map = sem_seg.cpu().data[0].numpy()
         drawn = draw_overlay(image, label_map, classes, palette,
-                             alpha=self.alpha, ignore_index=255)
+                             alpha=self.alpha)
         self.set_image(drawn)
         return drawn
