@@ -51,6 +51,11 @@ def draw_overlay(image: np.ndarray,
                  ignore_index: Optional[int] = None) -> np.ndarray:
     """Blend class colours over an RGB image and append a legend.
 
+    A pixel of class k becomes ``(1 - alpha) * image + alpha * palette[k]``,
+    fractions dropped (as mmseg's ``SegLocalVisualizer``); pixels whose label
+    is ``ignore_index`` or not a class id keep the image. The legend lists
+    the classes present, largest area first.
+
     Args:
         image: (H, W, 3) uint8 RGB.
         label_map: (H, W) integer class ids.
