@@ -16,6 +16,8 @@ as JPEG with PIL's default quality 75. Output::
 
     ROOT/images_847/{training,validation}/ADE_*.jpg
     ROOT/annotations_847/{training,validation}/ADE_*.tif   # uint16
+    ROOT/annotations_847/<split>/preparation.json  # this script, its
+                                  # PREPARATION_VERSION and the options
 
     python tools/dataset_converters/ade20k_847.py data/ade/ADE20K_2021_17_01
 """
@@ -34,7 +36,10 @@ from PIL import Image
 
 from mrovseg_mmseg.datasets.ade import normalize_synonyms
 from mrovseg_mmseg.datasets.names.ade847 import ADE847_CLASSES
+from mrovseg_mmseg.datasets.preparation import write_stamp
 
+# Raised whenever the files this script writes change.
+PREPARATION_VERSION = 1
 IGNORE = 65535
 SPLITS = ('training', 'validation')
 ARCHIVE = 'the ADE20K_2021_17_01 release'
@@ -231,6 +236,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         todo,
         nproc=args.nproc,
         desc='ADE-847')
+    options = dict(
+        max_short_side=args.max_short_side,
+        jpeg_quality=args.jpeg_quality,
+        skip_name_check=args.skip_name_check)
+    for folder in sorted({label.parent for _, _, label in todo}):
+        write_stamp(folder, 'ade20k_847.py', PREPARATION_VERSION, options)
     print(f'wrote {len(todo)} images and label maps to '
           f'{args.root / "images_847"} and {args.root / "annotations_847"}')
     return 0

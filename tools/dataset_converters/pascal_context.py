@@ -17,6 +17,8 @@ train/val split (4998/5105 images). Output::
     ROOT/SegmentationClassContext459/<id>.tif  # PC-459, uint16: label - 1,
                                                # 65535 unlabelled
     ROOT/ImageSets/SegmentationContext/{train,val}.txt
+    ROOT/SegmentationClassContext{,459}/preparation.json  # this script and
+                                               # its PREPARATION_VERSION
 
     python tools/dataset_converters/pascal_context.py data/VOCdevkit/VOC2010
 """
@@ -33,7 +35,11 @@ from _common import (PreparationError, add_nproc_argument, check_values,
 
 from mrovseg_mmseg.datasets.pascal_context import (PC59_LABEL_IDS,
                                                    PC459_RAW_CLASSES)
+from mrovseg_mmseg.datasets.preparation import write_stamp
 
+# Raised whenever the files this script writes change.
+PREPARATION_VERSION = 1
+LABEL_FOLDERS = ('SegmentationClassContext', 'SegmentationClassContext459')
 SPLITS = ('train', 'val')
 VOC_ARCHIVE = 'VOCtrainval_03-May-2010.tar'
 CONTEXT_ARCHIVE = 'trainval.tar.gz (PASCAL-Context) extracted into ROOT'
@@ -135,8 +141,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         require_all([root / 'trainval' / f'{i}.mat' for i in ids],
                     'label file', CONTEXT_ARCHIVE)
         todo = [(root / 'trainval' / f'{image_id}.mat',
-                 root / 'SegmentationClassContext' / f'{image_id}.png',
-                 root / 'SegmentationClassContext459' / f'{image_id}.tif')
+                 root / LABEL_FOLDERS[0] / f'{image_id}.png',
+                 root / LABEL_FOLDERS[1] / f'{image_id}.tif')
                 for image_id in ids]
         map_with_progress(
             convert, todo, nproc=args.nproc, desc=f'PASCAL-Context {split}')
@@ -145,6 +151,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         split_file.write_text('\n'.join(ids) + '\n')
         print(f'{split}: wrote {len(ids)} PC-59 and PC-459 label maps and '
               f'{split_file}')
+    for folder in LABEL_FOLDERS:
+        write_stamp(root / folder, 'pascal_context.py', PREPARATION_VERSION)
     return 0
 
 
