@@ -2,6 +2,10 @@
 
     python tools/test.py configs/mrovseg_vitb_coco640_eval_ade847.py CKPT
     bash tools/dist_test.sh CONFIG CKPT 8 --show-dir vis
+
+Beside mmseg's log, ``<work_dir>/<timestamp>/report.json`` and ``report.md``
+say what was measured (class list and checkpoint SHA-256, preparation stamp,
+config); ``tools/analysis_tools/compare_reports.py`` compares two.
 """
 import argparse
 import os
@@ -80,6 +84,14 @@ def require_strict_loading(cfg: Config, strict: bool) -> None:
     cfg.custom_hooks = hooks
 
 
+def add_report(cfg: Config) -> None:
+    """Have EvaluationReportHook write report.json and report.md."""
+    hooks = list(cfg.get('custom_hooks') or [])
+    if not any(hook.get('type') == 'EvaluationReportHook' for hook in hooks):
+        hooks.append(dict(type='EvaluationReportHook'))
+    cfg.custom_hooks = hooks
+
+
 def drop_training(cfg: Config) -> None:
     """Remove the training settings from a test run's config.
 
@@ -114,6 +126,7 @@ def main():
     cfg.load_from = args.checkpoint
     drop_training(cfg)
     require_strict_loading(cfg, strict=not args.non_strict)
+    add_report(cfg)
     if args.show or args.show_dir:
         enable_visualization(cfg, args)
     if args.out:

@@ -8,11 +8,12 @@ label alike, and its ``torch.histc`` binning counts every class id
 stays: with ``output_dir`` it writes predictions as uint8 PNGs, so class ids
 above 255 are not stored correctly there.
 """
+from .class_table import ClassTableRecorder  # noqa: E402
 from .label_map_writer import LabelMapWriter, save_label_map  # noqa: E402
 from .object_naming_metric import ObjectNamingMetric  # noqa: E402
 from .open_vocab_metric import OpenVocabIoUMetric  # noqa: E402
 
 __all__ = [
-    'LabelMapWriter', 'ObjectNamingMetric', 'OpenVocabIoUMetric',
-    'save_label_map'
+    'ClassTableRecorder', 'LabelMapWriter', 'ObjectNamingMetric',
+    'OpenVocabIoUMetric', 'save_label_map'
 ]

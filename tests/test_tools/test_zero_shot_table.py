@@ -16,6 +16,9 @@ def _record(run_dir, stamp, value):
     with open(folder / f'{stamp}.json', 'a') as handle:
         handle.write(json.dumps(dict(lr=0.1, step=5)) + '\n')
         handle.write(json.dumps(metrics) + '\n')
+    # tools/test.py's report, one JSON document over many lines
+    (folder / 'report.json').write_text(json.dumps(dict(metrics=metrics),
+                                                   indent=2))
 
 
 def test_mean_and_seeds_in_seed_order(tmp_path):

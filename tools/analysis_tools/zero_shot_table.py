@@ -26,9 +26,12 @@ VARIANTS = {
 
 def read_metrics(run_dir: str, key: str = 'mIoU_unseen') -> Dict[str, float]:
     """The newest test metrics logged under ``run_dir``: the last logged
-    record holding ``key`` (empty if none)."""
+    record holding ``key`` (empty if none). Only mmengine's
+    ``<timestamp>/<timestamp>.json`` is read, not the report beside it."""
     found = {}
     for path in sorted(glob.glob(osp.join(run_dir, '*', '*.json'))):
+        if osp.basename(path) != osp.basename(osp.dirname(path)) + '.json':
+            continue
         with open(path) as handle:
             for line in handle:
                 record = json.loads(line)
