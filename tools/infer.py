@@ -13,7 +13,18 @@ comments). Written under ``--out-dir``:
                                   above 255 classes); ids index classes.txt
     overlays/<image>.jpg          colour overlay with a legend
     probs/<image>/<id>_<class>.png  with --save-probs: probability x 255
+    proposals/<image>.png         with --show-proposals K: the K mask
+                                  proposals contributing most, captioned
     classes.txt, summary.json     the vocabulary; classes found per image
+                                  (and the proposals, with --show-proposals)
+
+With --show-proposals K, a proposal n's contribution is its share of the
+label map's winning Eq. 9 score: the sum over pixels x of p_n[k*(x)] *
+sigmoid(M_n(x)), where k*(x) is the label at x and p_n = softmax(C_n), over
+the same sum for all N proposals (the N shares add up to 1). Each proposal
+is reported with its mask (sigmoid > 0.5 at the image's size), its best
+class k (no object excluded) with score p_n[k], the no-object probability
+p_n[K], its share and its mask's area.
 
 A summary table of the classes found and their area follows the progress
 bar. Inputs that fail (missing, corrupt, unreadable) are reported at the end
@@ -36,7 +47,7 @@ from tqdm import tqdm
 from mrovseg_mmseg.apis import FailedInput, OVSegInferencer, collect_inputs
 from mrovseg_mmseg.apis.inferencer import OVSegResult
 from mrovseg_mmseg.models.text_encoders.vocabulary import load_vocabulary_file
-from mrovseg_mmseg.visualization import draw_overlay
+from mrovseg_mmseg.visualization import draw_overlay, draw_proposals
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -77,6 +88,14 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         action='store_true',
         help='also write one probability map per class')
     parser.add_argument(
+        '--show-proposals',
+        type=int,
+        default=0,
+        metavar='K',
+        help='also draw the K mask proposals contributing most to the label '
+        'map (their share of its winning score, see below) and list them in '
+        'summary.json')
+    parser.add_argument(
         '--cache-dir', help='disk cache of the text embeddings')
     parser.add_argument(
         '--scale',
@@ -100,6 +119,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
+    if args.show_proposals < 0:
+        print(f'error: --show-proposals {args.show_proposals}: give a count '
+              '>= 0', file=sys.stderr)
+        return 2
     try:
         classes = (
             load_vocabulary_file(args.classes_file)
@@ -126,7 +149,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     failed: List[FailedInput] = []
     results: Dict[str, dict] = {}
     outcomes = inferencer.iter_results(
-        items, return_probs=args.save_probs, keep_image=True)
+        items,
+        return_probs=args.save_probs,
+        return_proposals=args.show_proposals,
+        keep_image=True)
     progress = tqdm(outcomes, total=len(items), unit='image', desc='infer')
     for outcome, name in zip(progress, names):
         if isinstance(outcome, FailedInput):
@@ -182,7 +208,8 @@ def safe_name(text: str) -> str:
 
 def write_outputs(result: OVSegResult, name: str, out_dir: str,
                   palette: Sequence[Sequence[int]], overlay_max_side: int):
-    """Label map, overlay and (if any) probability maps of one image."""
+    """Label map, overlay and (if any) probability maps and proposals of
+    one image."""
     write_image(
         os.path.join(out_dir, 'labels', f'{name}.png'), result.label_map)
     image, labels = shrink(result.image, result.label_map, overlay_max_side)
@@ -196,6 +223,11 @@ def write_outputs(result: OVSegResult, name: str, out_dir: str,
             class_name = safe_name(result.classes[index].split(',')[0])
             write_image(
                 os.path.join(folder, f'{index}_{class_name}.png'), prob_map)
+    if result.proposals is not None:
+        picture = draw_proposals(result.image, result.proposals, palette)
+        write_image(
+            os.path.join(out_dir, 'proposals', f'{name}.png'),
+            picture[..., ::-1])
 
 
 def shrink(image: np.ndarray, labels: np.ndarray, max_side: int):
@@ -217,7 +249,7 @@ def write_image(path: str, array: np.ndarray, params=()) -> None:
 
 def summarize(result: OVSegResult, name: str) -> dict:
     height, width = result.label_map.shape
-    return dict(
+    summary = dict(
         output=name,
         height=height,
         width=width,
@@ -229,6 +261,9 @@ def summarize(result: OVSegResult, name: str) -> dict:
                 pixels=round(item.area * height * width),
                 score=round(item.score, 6)) for item in result.found
         ])
+    if result.proposals is not None:
+        summary['proposals'] = [item.summary() for item in result.proposals]
+    return summary
 
 
 def summary_table(results, classes: Sequence[str]) -> str:

@@ -14,6 +14,8 @@ resized to the original image a band of rows at a time
 (:func:`~mrovseg_mmseg.models.segmentors.mrovseg.score_rows`), so an
 8000x6000 photo never holds a (queries, H, W) or (classes, H, W) float
 tensor; CLIP views go through the backbone ``views_per_pass`` at a time.
+``return_proposals=k`` also reports the k mask proposals that contribute
+most to the label map (:mod:`.proposals`), scored band by band the same way.
 """
 import contextlib
 import copy
@@ -37,6 +39,7 @@ from ..models.text_encoders.vocabulary import parse_vocabulary
 from ..visualization.overlay import make_palette
 from .image_io import (FailedInput, ImageInput, ImageLoadError, array_to_rgb,
                        collect_inputs, load_image)
+from .proposals import Proposal, top_proposals
 
 PRECISIONS = {'fp32': None, 'fp16': torch.float16, 'bf16': torch.bfloat16}
 MAX_CLASSES = 65535  # label maps are uint16 above 255 classes
@@ -71,6 +74,9 @@ class OVSegResult:
         prob_maps: (K, H, W) uint8 per-class probabilities x 255 (the Eq. 9
             scores normalized over classes), with ``return_probs``.
         image: (H, W, 3) uint8 RGB input as read, with ``keep_image``.
+        proposals: with ``return_proposals=k``, the k mask proposals that
+            contribute most to the label map, largest share first (see
+            :mod:`~mrovseg_mmseg.apis.proposals`).
     """
     source: str
     label_map: np.ndarray
@@ -78,6 +84,7 @@ class OVSegResult:
     found: List[ClassFound]
     prob_maps: Optional[np.ndarray] = None
     image: Optional[np.ndarray] = None
+    proposals: Optional[List[Proposal]] = None
 
     @property
     def areas(self) -> Dict[str, float]:
@@ -234,13 +241,17 @@ class OVSegInferencer:
     def __call__(self,
                  inputs: Union[ImageInput, Sequence[ImageInput]],
                  *,
-                 return_probs: bool = False) -> List[OVSegResult]:
+                 return_probs: bool = False,
+                 return_proposals: int = 0) -> List[OVSegResult]:
         """Segment images.
 
         Args:
             inputs: image path, folder, glob pattern, (H, W[, C]) RGB array,
                 or a list of these (see :func:`collect_inputs`).
             return_probs: also return per-class probability maps.
+            return_proposals: also return this many mask proposals, those
+                contributing most to the label map (about one more scoring
+                pass); 0 = none.
 
         Returns:
             One result per image, in input order.
@@ -250,7 +261,10 @@ class OVSegInferencer:
                 it names each and holds the other results.
         """
         results, failed = [], []
-        for outcome in self.iter_results(inputs, return_probs=return_probs):
+        for outcome in self.iter_results(
+                inputs,
+                return_probs=return_probs,
+                return_proposals=return_proposals):
             if isinstance(outcome, FailedInput):
                 failed.append(outcome)
             else:
@@ -264,11 +278,13 @@ class OVSegInferencer:
             inputs: Union[ImageInput, Sequence[ImageInput]],
             *,
             return_probs: bool = False,
+            return_proposals: int = 0,
             keep_image: bool = False
     ) -> Iterator[Union[OVSegResult, FailedInput]]:
         """Like ``__call__``, one image at a time; failures are yielded as
         :class:`FailedInput` instead of raised."""
         self._check_vocabulary()
+        _check_proposals(return_proposals)
         for item in collect_inputs(inputs):
             if isinstance(item, FailedInput):
                 yield item
@@ -279,6 +295,7 @@ class OVSegInferencer:
                     load_image(item),
                     source,
                     return_probs=return_probs,
+                    return_proposals=return_proposals,
                     keep_image=keep_image)
             except Exception as err:  # report, go on with the next image
                 outcome = FailedInput(source, _describe(err))
@@ -289,6 +306,7 @@ class OVSegInferencer:
                       source: str = '<array>',
                       *,
                       return_probs: bool = False,
+                      return_proposals: int = 0,
                       keep_image: bool = False) -> OVSegResult:
         """Segment one image of any size.
 
@@ -297,9 +315,11 @@ class OVSegInferencer:
                 :func:`~mrovseg_mmseg.apis.image_io.array_to_rgb`.
             source: the name the result is reported under.
             return_probs: also fill ``prob_maps``.
+            return_proposals: also fill ``proposals`` with this many.
             keep_image: also return the (H, W, 3) uint8 RGB image.
         """
         self._check_vocabulary()
+        _check_proposals(return_proposals)
         rgb = array_to_rgb(image, source)
         height, width = rgb.shape[:2]
         packed = self.pipeline(
@@ -324,16 +344,23 @@ class OVSegInferencer:
             masks = self.model.restore_masks(
                 output.mask_logits.float(), inputs.shape[-2:], meta,
                 output.mask_region)  # (1, N, h, w)
-            label_map, found, prob_maps = self._score(
-                output.cls_logits.float(), masks, (height, width),
-                return_probs)
+            cls_logits = output.cls_logits.float()
+            label_map, found, prob_maps = self._score(cls_logits, masks,
+                                                      (height, width),
+                                                      return_probs)
+            proposals = None
+            if return_proposals:
+                proposals = top_proposals(cls_logits, masks, label_map,
+                                          self.classes, return_proposals,
+                                          self.pixels_per_chunk)
         return OVSegResult(
             source=source,
             label_map=label_map,
             classes=self.classes,
             found=found,
             prob_maps=prob_maps,
-            image=rgb if keep_image else None)
+            image=rgb if keep_image else None,
+            proposals=proposals)
 
     def _score(self, cls_logits: Tensor, masks: Tensor,
                out_size: Tuple[int, int], return_probs: bool):
@@ -417,6 +444,11 @@ def _config_vocabulary(model) -> Optional[List[str]]:
         return model.vocabulary('test')
     except RuntimeError:  # the config sets none
         return None
+
+
+def _check_proposals(count: int) -> None:
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise ValueError(f'return_proposals={count!r}: give a count >= 0')
 
 
 def label_dtype(num_classes: int) -> type:

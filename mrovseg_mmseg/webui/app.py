@@ -9,7 +9,7 @@ from typing import Optional, Sequence
 
 import gradio as gr
 
-from .page import PRESETS, class_text
+from .page import PRESETS, PROPOSALS_NOTE, class_text
 from .segmenter import PageSegmenter
 
 CSS = """
@@ -72,15 +72,28 @@ def build_app(segmenter: PageSegmenter,
                         elem_id='examples')
             with gr.Column(scale=3):
                 status = gr.HTML(elem_id='status')
-                with gr.Row():
-                    overlay = gr.Image(
-                        label='Overlay', format='png', elem_id='overlay')
-                    labels = gr.Image(
-                        label='Label map', format='png', elem_id='label-map')
-                legend = gr.HTML(elem_id='legend')
-                download = gr.File(
-                    label='Label map PNG (class ids, full size)',
-                    elem_id='download')
+                with gr.Tabs():
+                    with gr.Tab('Label map', elem_id='label-map-tab'):
+                        with gr.Row():
+                            overlay = gr.Image(
+                                label='Overlay',
+                                format='png',
+                                elem_id='overlay')
+                            labels = gr.Image(
+                                label='Label map',
+                                format='png',
+                                elem_id='label-map')
+                        legend = gr.HTML(elem_id='legend')
+                        download = gr.File(
+                            label='Label map PNG (class ids, full size)',
+                            elem_id='download')
+                    with gr.Tab('Mask proposals', elem_id='proposals-tab'):
+                        gr.Markdown(PROPOSALS_NOTE)
+                        proposals = gr.Image(
+                            label='Mask proposals',
+                            format='png',
+                            elem_id='proposals')
+                        proposal_table = gr.HTML(elem_id='proposal-table')
 
         def run(upload: Optional[dict],
                 text: str,
@@ -93,9 +106,12 @@ def build_app(segmenter: PageSegmenter,
         # preprocess=False: the upload arrives as its file record, so the
         # page reads (and names the problems of) the file itself
         button.click(
-            run, [image, classes], [overlay, labels, legend, download, status],
+            run, [image, classes], [
+                overlay, labels, legend, download, proposals, proposal_table,
+                status
+            ],
             preprocess=False,
-            show_progress_on=[overlay, labels],
+            show_progress_on=[overlay, labels, proposals],
             concurrency_limit=1)
         preset.input(
             lambda name: class_text(PRESETS[name]) if name else gr.skip(),

@@ -16,6 +16,7 @@ from PIL import Image
 
 from ..apis.image_io import load_image
 from ..apis.inferencer import ClassFound
+from ..apis.proposals import Proposal
 from ..datasets import (ADE150Dataset, ADE847Dataset, CityscapesOVDataset,
                         COCOStuff171Dataset, PascalContext59Dataset,
                         PascalContext459Dataset, PascalVOC20Dataset)
@@ -160,6 +161,40 @@ def legend_html(found: Sequence[ClassFound],
     return ('<table class="mrovseg-legend"><thead><tr><th></th><th>class</th>'
             '<th>id</th><th>area</th><th>score</th></tr></thead><tbody>' +
             ''.join(rows) + '</tbody></table>')
+
+
+def proposals_html(proposals: Sequence[Proposal],
+                   palette: Sequence[Sequence[int]]) -> str:
+    """A table of mask proposals: colour and name of the best class, its
+    probability, the no-object probability, the share of the label map's
+    winning score and the mask's area."""
+    rows = []
+    for item in proposals:
+        red, green, blue = palette[item.class_index]
+        rows.append(
+            f'<tr data-proposal="{item.index}">'
+            f'<td><span class="swatch" style="background: rgb({red}, '
+            f'{green}, {blue})"></span></td>'
+            f'<td class="id">{item.index}</td>'
+            f'<td class="name">{html.escape(item.class_name)}</td>'
+            f'<td class="score">{item.score:.2f}</td>'
+            f'<td class="score">{item.no_object:.2f}</td>'
+            f'<td class="area">{html.escape(format_area(item.contribution))}'
+            '</td>'
+            f'<td class="area">{html.escape(format_area(item.area))}</td>'
+            '</tr>')
+    return ('<table class="mrovseg-legend mrovseg-proposals"><thead><tr>'
+            '<th></th><th>proposal</th><th>best class</th><th>p</th>'
+            '<th>no object</th><th>share</th><th>mask</th></tr></thead>'
+            '<tbody>' + ''.join(rows) + '</tbody></table>')
+
+
+PROPOSALS_NOTE = (
+    'The mask proposals that contribute most to the label map. A '
+    'proposal\'s share is its part of the label map\'s winning score (Eq. 9 '
+    'sums class probability x mask sigmoid over the proposals); p is the '
+    'probability of its best class, mask the area where its sigmoid is '
+    'above 0.5.')
 
 
 def status_html(message: str, *, error: bool = False) -> str:

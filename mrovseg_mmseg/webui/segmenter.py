@@ -18,9 +18,11 @@ from typing import Callable, List, Optional
 import numpy as np
 
 from ..apis.inferencer import ClassFound, OVSegInferencer
+from ..apis.proposals import Proposal
+from ..visualization.proposals import draw_proposals
 from .page import (PageInputError, draw_views, fit_for_display, legend_html,
-                   parse_class_text, read_image, safe_stem, status_html,
-                   summary_text, write_label_png)
+                   parse_class_text, proposals_html, read_image, safe_stem,
+                   status_html, summary_text, write_label_png)
 
 Progress = Callable[[float, str], None]
 logger = logging.getLogger(__name__)
@@ -38,6 +40,11 @@ class PageResult:
         label_png: path of the full-size label map PNG (class ids).
         status: HTML summary, with a note when the image was downsized.
         found: the classes present, largest area first.
+        proposals: the mask proposals contributing most to the label map,
+            largest share first.
+        proposals_image: (h, w, 3) uint8 RGB, each proposal's mask over
+            the image, captioned; None without proposals.
+        proposals_table: HTML table of the proposals.
     """
     overlay: np.ndarray
     label_colours: np.ndarray
@@ -45,6 +52,9 @@ class PageResult:
     label_png: str
     status: str
     found: List[ClassFound]
+    proposals: List[Proposal]
+    proposals_image: Optional[np.ndarray]
+    proposals_table: str
 
 
 class PageSegmenter:
@@ -56,6 +66,8 @@ class PageSegmenter:
         max_pixels: larger uploads are refused with a message.
         keep_results: label map PNGs of this many recent requests are kept
             on disk (the page serves them for download).
+        num_proposals: mask proposals shown, those contributing most to the
+            label map; 0 = none.
     """
 
     def __init__(self,
@@ -63,12 +75,16 @@ class PageSegmenter:
                  *,
                  display_max_side: int = 1024,
                  max_pixels: int = 50_000_000,
-                 keep_results: int = 32):
+                 keep_results: int = 32,
+                 num_proposals: int = 8):
         if display_max_side < 16:
             raise ValueError(
                 f'display_max_side={display_max_side} must be >= 16')
         if keep_results < 1:
             raise ValueError(f'keep_results={keep_results} must be >= 1')
+        if num_proposals < 0:
+            raise ValueError(f'num_proposals={num_proposals} must be >= 0')
+        self.num_proposals = num_proposals
         self.inferencer = inferencer
         self.display_max_side = display_max_side
         self.max_pixels = max_pixels
@@ -108,7 +124,8 @@ class PageSegmenter:
                 except ValueError as err:
                     raise PageInputError(f'class names: {err}') from err
             report(0.3, 'segmenting')
-            result = self.inferencer.predict_image(image, name)
+            result = self.inferencer.predict_image(
+                image, name, return_proposals=self.num_proposals)
             seconds = time.perf_counter() - start
             palette = self.inferencer.palette
         report(0.9, 'drawing the result')
@@ -116,6 +133,12 @@ class PageSegmenter:
             image, result.label_map, max_side=self.display_max_side)
         overlay, label_colours = draw_views(shown_image, shown_labels,
                                             palette)
+        proposals = result.proposals or []
+        proposals_image = None
+        if proposals:
+            side = min(256, self.display_max_side)
+            proposals_image = draw_proposals(
+                image, proposals, palette, tile_side=side)
         label_png = self._write_png(result.label_map, safe_stem(name))
         summary = summary_text(
             name=name,
@@ -130,7 +153,10 @@ class PageSegmenter:
             legend=legend_html(result.found, palette),
             label_png=label_png,
             status=status_html(summary),
-            found=result.found)
+            found=result.found,
+            proposals=proposals,
+            proposals_image=proposals_image,
+            proposals_table=proposals_html(proposals, palette))
 
     def respond(self,
                 upload: Optional[dict],
@@ -145,8 +171,9 @@ class PageSegmenter:
             class_text: the class box.
 
         Returns:
-            (overlay, label colours, legend, label map PNG, status); on
-            failure no result and the message in the status.
+            (overlay, label colours, legend, label map PNG, proposals
+            picture, proposals table, status); on failure no result and the
+            message in the status.
         """
         upload = upload or {}
         try:
@@ -156,14 +183,17 @@ class PageSegmenter:
                 image_name=upload.get('orig_name'),
                 progress=progress)
         except PageInputError as err:
-            return None, None, '', None, status_html(str(err), error=True)
+            return (None, None, '', None, None, '',
+                    status_html(str(err), error=True))
         except Exception as err:  # keep serving; show what went wrong
             logger.exception('segmentation failed')
-            return None, None, '', None, status_html(
-                f'segmentation failed: {type(err).__name__}: {err}',
-                error=True)
+            return (None, None, '', None, None, '',
+                    status_html(
+                        f'segmentation failed: {type(err).__name__}: {err}',
+                        error=True))
         return (result.overlay, result.label_colours, result.legend,
-                result.label_png, result.status)
+                result.label_png, result.proposals_image,
+                result.proposals_table, result.status)
 
     def close(self) -> None:
         """Delete the label map files written so far."""

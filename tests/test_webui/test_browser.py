@@ -314,6 +314,22 @@ def test_upload_classes_and_result_in_chromium(server, browser, tmp_path):
     with Image.open(screenshot) as shot:
         assert shot.size[0] >= 1000
 
+    # the second tab: the proposals picture and a row per proposal
+    browser.find_element(
+        By.XPATH, '//button[@role="tab"][contains(., "Mask proposals")]'
+    ).click()
+    picture = wait_for(browser, lambda d: image_loaded(d, '#proposals img'),
+                       'the proposals picture', log_path, 30)
+    assert picture[0] > 256 and picture[1] > 256  # a grid of 256 px tiles
+    classes = [
+        cell.text for cell in browser.find_elements(
+            By.CSS_SELECTOR, '#proposal-table td.name')
+    ]
+    assert len(classes) == 8 and set(classes) <= set(SHAPE_CLASSES)
+    assert browser.save_screenshot(str(tmp_path / 'webui_proposals.png'))
+    browser.find_element(
+        By.XPATH, '//button[@role="tab"][contains(., "Label map")]').click()
+
     # the first example fills the image and the classes
     set_classes(browser, 'cat')
     browser.find_element(By.CSS_SELECTOR,

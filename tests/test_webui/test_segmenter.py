@@ -155,12 +155,14 @@ def test_the_page_gets_results_or_a_message(segmenter, tmp_path,
                                             monkeypatch):
     path = write_image(tmp_path / 'tmp_upload.png', 20, 30)
     upload = dict(path=path, orig_name='photo.png')
-    overlay, colours, legend, png, status = segmenter.respond(upload, SHAPES)
+    (overlay, colours, legend, png, proposals, table,
+     status) = segmenter.respond(upload, SHAPES)
     assert overlay.shape == colours.shape == (20, 30, 3)
     assert legend.startswith('<table') and png.endswith('photo_labels.png')
+    assert proposals.ndim == 3 and table.count('<tr data-proposal=') == 8
     assert 'classes found in &#x27;photo.png&#x27;' in status
     assert segmenter.respond(None, SHAPES) == (
-        None, None, '', None,
+        None, None, '', None, None, '',
         '<div class="mrovseg-status error"><b>Cannot segment:</b> no image: '
         'upload one, paste one or pick an example</div>')
 
@@ -169,8 +171,8 @@ def test_the_page_gets_results_or_a_message(segmenter, tmp_path,
 
     monkeypatch.setattr(segmenter.inferencer, 'predict_image', broken)
     outputs = segmenter.respond(upload, SHAPES)
-    assert outputs[:4] == (None, None, '', None)
-    assert 'segmentation failed: RuntimeError: out of memory' in outputs[4]
+    assert outputs[:6] == (None, None, '', None, None, '')
+    assert 'segmentation failed: RuntimeError: out of memory' in outputs[6]
     monkeypatch.undo()
     assert segmenter.respond(upload, SHAPES)[3] is not None  # still serving
 
