@@ -7,6 +7,7 @@ from .ade import ADE150Dataset, ADE847Dataset
 from .cityscapes import CityscapesOVDataset
 from .detail_twin_world import DetailTwinWorldDataset
 from .coco_stuff import COCOStuff171Dataset
+from .custom import CustomOVSegDataset
 from .material_world import MaterialWorldDataset
 from .ov_seg_dataset import OVSegDataset
 from .pascal_context import PascalContext59Dataset, PascalContext459Dataset
@@ -18,6 +19,6 @@ __all__ = [
     'OVSegDataset', 'COCOStuff171Dataset', 'ADE150Dataset', 'ADE847Dataset',
     'PascalContext59Dataset', 'PascalContext459Dataset', 'PascalVOC20Dataset',
     'CityscapesOVDataset', 'SyntheticShapesDataset', 'MaterialWorldDataset',
-    'DetailTwinWorldDataset', 'LoadAnnotations16',
+    'DetailTwinWorldDataset', 'CustomOVSegDataset', 'LoadAnnotations16',
     'LoadImageChecked'
 ]

@@ -96,11 +96,15 @@ class GeneratedSegDataset(BaseSegDataset):
         raise NotImplementedError
 
     def load_data_list(self) -> List[dict]:
-        """mmseg's file list; an empty image folder is an error naming it."""
+        """mmseg's file list with the class count for ``CheckLabels``; an
+        empty image folder is an error naming it."""
         data_list = super().load_data_list()
         if not data_list:
             raise FileNotFoundError(
                 f'{type(self).__name__}: no image ending in '
                 f'{self.img_suffix!r} under {self.data_prefix.get("img_path")}'
                 f'; delete {self.data_root} to have it generated again')
+        num_classes = len(self._metainfo['classes'])
+        for info in data_list:
+            info['num_classes'] = num_classes
         return data_list

@@ -4,7 +4,8 @@ Every benchmark dataset of this package has two name lists in its metainfo:
 ``classes``, the names the text encoder sees (words, synonyms separated by
 commas), and ``raw_classes``, the benchmark's official strings where they
 differ (e.g. PASCAL-Context's ``airconditioner``). ``class_names='raw'``
-puts the official strings into ``classes`` instead.
+puts the official strings into ``classes`` instead. ``classes`` given as a
+path is read as a class file (:mod:`.class_file`).
 """
 import os.path as osp
 from typing import Dict, List, Optional, Sequence
@@ -12,6 +13,8 @@ from typing import Dict, List, Optional, Sequence
 import mmengine.fileio as fileio
 import numpy as np
 from mmseg.datasets import BaseSegDataset
+
+from .class_file import read_class_file
 
 MAX_MISSING_SHOWN = 3
 CLASS_NAME_CHOICES = ('prompt', 'raw')
@@ -34,6 +37,10 @@ class OVSegDataset(BaseSegDataset):
       :class:`LoadAnnotations16` checks each label value.
     - A missing image or label file is reported when the dataset is built,
       naming the file and the preparation command.
+    - ``metainfo=dict(classes='path/classes.txt')`` reads the classes from
+      a class file, checked line by line (mmengine reads such a path
+      unchecked, and keeps the path itself as the classes when the file is
+      missing).
 
     Args:
         class_names: 'prompt' = ``classes`` are the prompt-friendly names;
@@ -49,6 +56,7 @@ class OVSegDataset(BaseSegDataset):
     METAINFO: dict = dict()
     IGNORE_INDEX = 255
     PREPARE_HINT = 'see docs/datasets.md'
+    LAYOUT_DOC = 'docs/datasets.md'
 
     def __init__(self,
                  *,
@@ -100,6 +108,18 @@ class OVSegDataset(BaseSegDataset):
                          'among its classes (prompt or raw names)')
 
     @classmethod
+    def _load_metainfo(cls, metainfo: Optional[dict] = None) -> dict:
+        """mmengine's metainfo, with ``classes`` read from a class file when
+        given as a path; the path is kept as ``classes_file``."""
+        classes = (metainfo or {}).get('classes')
+        if not isinstance(classes, str):
+            return super()._load_metainfo(metainfo)
+        metainfo = dict(metainfo, classes=read_class_file(classes))
+        loaded = super()._load_metainfo(metainfo)
+        loaded['classes_file'] = classes
+        return loaded
+
+    @classmethod
     def _raw_classes(cls) -> Sequence[str]:
         return cls.METAINFO.get('raw_classes', cls.METAINFO['classes'])
 
@@ -125,9 +145,12 @@ class OVSegDataset(BaseSegDataset):
         if self.check_files:
             self._check_files(data_list)
         num_classes = len(self._metainfo['classes'])
+        classes_file = self._metainfo.get('classes_file')
         for info in data_list:
             info['ignore_index'] = self.ignore_index
             info['num_classes'] = num_classes
+            if classes_file:
+                info['classes_file'] = classes_file
         return data_list
 
     def _check_folders(self) -> None:
@@ -147,7 +170,7 @@ class OVSegDataset(BaseSegDataset):
                     f'exist. This config reads the dataset from data_root='
                     f'{root!r}, i.e. {osp.abspath(root)} (relative paths '
                     f'start in the current folder, {osp.abspath(".")}); '
-                    f'{self.PREPARE_HINT} (docs/datasets.md shows the '
+                    f'{self.PREPARE_HINT} ({self.LAYOUT_DOC} shows the '
                     'layout), or point data_root at your copy, e.g. '
                     '--cfg-options test_dataloader.dataset.data_root=/path')
 
@@ -165,7 +188,11 @@ class OVSegDataset(BaseSegDataset):
                           for key, path, image in missing[:MAX_MISSING_SHOWN])
         raise FileNotFoundError(
             f'{type(self).__name__}: {len(missing)} of the listed files do '
-            f'not exist: {shown}; {self.PREPARE_HINT}')
+            f'not exist: {shown}; {self._missing_files_hint()}')
+
+    def _missing_files_hint(self) -> str:
+        """How to fix the files reported missing by :meth:`_check_files`."""
+        return self.PREPARE_HINT
 
     def _exists(self, path: str) -> bool:
         if self.backend_args is None:

@@ -1,11 +1,13 @@
 # Synthetic textured shapes (generated on first use under data_root).
+# CheckLabels takes the class count from the dataset, so a config that puts
+# another dataset into these loaders (configs/custom/) checks its classes.
 dataset_type = 'SyntheticShapesDataset'
 data_root = 'data/synthetic_shapes'
 crop_size = (64, 64)
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),
-    dict(type='CheckLabels', num_classes=6),
+    dict(type='CheckLabels'),
     dict(
         type='RandomResize',
         scale=(64, 64),
@@ -19,7 +21,7 @@ test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=(64, 64), keep_ratio=True),
     dict(type='LoadAnnotations'),
-    dict(type='CheckLabels', num_classes=6),
+    dict(type='CheckLabels'),
     dict(type='PackSegInputs'),
 ]
 train_dataloader = dict(

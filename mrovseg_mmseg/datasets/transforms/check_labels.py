@@ -65,7 +65,9 @@ class CheckLabels(BaseTransform):
             raise ValueError(
                 f'{where} is {seg.shape[0]}x{seg.shape[1]} pixels, its image '
                 f'{image_size[0]}x{image_size[1]}: a label map must have the '
-                'size of its image')
+                'size of its image; check that it belongs to this image, or '
+                'draw it again at the image\'s size (resizing needs '
+                'nearest-neighbour interpolation, which invents no class id)')
         ignore = self._setting(results, 'ignore_index', 255)
         if ignore > 255:
             self._check_16_bit(seg, path, where, ignore)
@@ -74,12 +76,13 @@ class CheckLabels(BaseTransform):
             bad = (seg != ignore) & (seg >= num_classes)
             if bad.any():
                 values = np.unique(seg[bad])
+                fix = class_file_fix(results, ignore)
                 shown = ', '.join(str(v) for v in values[:MAX_REPORTED_VALUES])
                 raise ValueError(
                     f'{where} holds value {shown}'
                     f'{" ..." if len(values) > MAX_REPORTED_VALUES else ""}: '
                     f'valid values are the class ids 0..{num_classes - 1} and '
-                    f'the ignore index {ignore}')
+                    f'the ignore index {ignore}{fix}')
         return results
 
     def _setting(self, results: dict, key: str, default):
@@ -111,3 +114,13 @@ class CheckLabels(BaseTransform):
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(num_classes={self.num_classes}, '
                 f'ignore_index={self.ignore_index})')
+
+
+def class_file_fix(results: dict, ignore: int) -> str:
+    """The fix for a label value beyond the classes of a class file, or ''."""
+    classes_file = results.get('classes_file')
+    if not classes_file:
+        return ''
+    return (f'; the classes are the lines of {classes_file} (line N names '
+            'class id N-1): add a line for each missing class id, or set '
+            f'those pixels to {ignore} to leave them unlabelled')

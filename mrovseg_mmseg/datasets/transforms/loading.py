@@ -17,6 +17,8 @@ import numpy as np
 from mmcv.transforms import BaseTransform, LoadImageFromFile
 from mmseg.registry import TRANSFORMS
 
+from .check_labels import class_file_fix
+
 MAX_LABEL = 65535
 MAX_REPORTED_VALUES = 5
 
@@ -89,7 +91,8 @@ class LoadAnnotations16(BaseTransform):
             labels = _apply_label_map(labels, label_map)
         num_classes = self._setting(results, 'num_classes', None)
         if num_classes is not None:
-            _check_range(path, stored, labels, num_classes, ignore)
+            _check_range(path, stored, labels, num_classes, ignore,
+                         class_file_fix(results, ignore))
         wide = ignore > 255 or (labels.size and labels.max() > 255)
         results['gt_seg_map'] = labels.astype(np.uint16 if wide else np.uint8)
         results.setdefault('seg_fields', []).append('gt_seg_map')
@@ -159,7 +162,7 @@ def _apply_label_map(labels: np.ndarray, label_map: dict) -> np.ndarray:
 
 
 def _check_range(path: str, stored: np.ndarray, labels: np.ndarray,
-                 num_classes: int, ignore: int) -> None:
+                 num_classes: int, ignore: int, fix: str) -> None:
     """Raise naming the stored values that map outside the classes."""
     bad = (labels != ignore) & ((labels < 0) | (labels >= num_classes))
     if not bad.any():
@@ -176,7 +179,7 @@ def _check_range(path: str, stored: np.ndarray, labels: np.ndarray,
         f'label map {path} holds value {", ".join(shown)}'
         f'{f" and {more} more" if more > 0 else ""}: valid class ids are '
         f'0..{num_classes - 1} ({num_classes} classes) and the ignore index '
-        f'{ignore}')
+        f'{ignore}{fix}')
 
 
 @TRANSFORMS.register_module()
