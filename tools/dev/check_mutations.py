@@ -11,7 +11,10 @@ issue 15 killed.
     .venv/bin/python tools/dev/check_mutations.py logit_scale_exp add_only
     .venv/bin/python tools/dev/check_mutations.py --list
 
-Exit status 1 if a mutation survives (its tests still pass).
+The tests are first run on the unmutated copy: if they fail there, nothing
+is mutated. Only failing tests kill a mutation; a collection error or any
+other pytest error is reported as an error. Exit status 1 if a mutation
+survives (its tests still pass) or ends in an error.
 """
 import argparse
 import os
@@ -128,8 +131,38 @@ def copy_tree(destination: str) -> None:
     shutil.copytree(REPO, destination, ignore=ignore, symlinks=True)
 
 
-def run(mutation: Mutation, root: str, python: str) -> bool:
-    """True if the mutation is killed (its tests fail)."""
+def pytest(root: str, python: str, tests) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [python, '-m', 'pytest', '-q', '-x', '-p', 'no:cacheprovider', '-m',
+         'not slow', *tests],
+        cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def verdict(returncode: int) -> str:
+    """'killed' only when tests ran and failed (pytest exit 1); 'survived'
+    when they passed; 'error' for pytest's other exits (2 interrupted or a
+    module that does not import at collection, 3 internal error, 4 usage
+    error, 5 no test collected): no test judged the mutation."""
+    if returncode == 1:
+        return 'killed'
+    if returncode == 0:
+        return 'survived'
+    return 'error'
+
+
+def check_baseline(root: str, python: str, tests) -> None:
+    """The tests must pass on the unmutated copy, or no verdict means
+    anything."""
+    result = pytest(root, python, tests)
+    if result.returncode != 0:
+        tail = '\n'.join(result.stdout.strip().splitlines()[-15:])
+        raise RuntimeError(
+            f'the tests fail on the unmutated tree (pytest exit '
+            f'{result.returncode}); fix them before mutating:\n{tail}')
+
+
+def run(mutation: Mutation, root: str, python: str) -> str:
+    """The mutation's verdict: 'killed', 'survived' or 'error'."""
     path = osp.join(root, mutation.path)
     with open(path, encoding='utf-8') as f:
         source = f.read()
@@ -140,21 +173,16 @@ def run(mutation: Mutation, root: str, python: str) -> bool:
     try:
         with open(path, 'w', encoding='utf-8') as f:
             f.write(source.replace(mutation.old, mutation.new))
-        result = subprocess.run(
-            [python, '-m', 'pytest', '-q', '-x', '-p', 'no:cacheprovider',
-             '-m', 'not slow', *mutation.tests],
-            cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True)
+        result = pytest(root, python, mutation.tests)
     finally:
         with open(path, 'w', encoding='utf-8') as f:
             f.write(source)
     last = result.stdout.strip().splitlines()[-1:] or ['']
-    if result.returncode not in (0, 1, 2):  # 2: the mutant does not import
-        raise RuntimeError(f'{mutation.name}: pytest exited with '
-                           f'{result.returncode}: {last[0]}')
-    print(f'{mutation.name:32s} {"killed" if result.returncode else "SURVIVED"}'
-          f'  ({last[0]})', flush=True)
-    return result.returncode != 0
+    status = verdict(result.returncode)
+    shown = {'killed': 'killed', 'survived': 'SURVIVED'}.get(
+        status, f'ERROR (pytest exit {result.returncode})')
+    print(f'{mutation.name:32s} {shown}  ({last[0]})', flush=True)
+    return status
 
 
 def main() -> int:
@@ -179,21 +207,30 @@ def main() -> int:
         copy_tree(root)
         for path in args.without:
             os.remove(osp.join(root, path))
-        survivors = []
+        runnable = []
         for mutation in chosen:
             tests = tuple(t for t in mutation.tests
                           if osp.isfile(osp.join(root, t)))
-            if not tests:
+            runnable.append(mutation._replace(tests=tests))
+        baseline = sorted({t for m in runnable for t in m.tests})
+        if baseline:
+            print(f'unmutated tree: {len(baseline)} test files', flush=True)
+            check_baseline(root, python, baseline)
+        results = {}
+        for mutation in runnable:
+            results[mutation.name] = (run(mutation, root, python)
+                                      if mutation.tests else 'survived')
+            if not mutation.tests:
                 print(f'{mutation.name:32s} SURVIVED  (no tests)')
-                survivors.append(mutation.name)
-            elif not run(mutation._replace(tests=tests), root, python):
-                survivors.append(mutation.name)
-    if survivors:
-        print(f'{len(survivors)} of {len(chosen)} survived: {survivors}')
+    survivors = [name for name, status in results.items()
+                 if status == 'survived']
+    errors = [name for name, status in results.items() if status == 'error']
+    if survivors or errors:
+        print(f'{len(survivors)} of {len(chosen)} survived: {survivors}; '
+              f'{len(errors)} errors (not kills): {errors}')
         return 1
     print(f'all {len(chosen)} killed')
     return 0
-
 
 if __name__ == '__main__':
     os.environ.setdefault('PYTHONDONTWRITEBYTECODE', '1')
