@@ -1,24 +1,15 @@
 #!/usr/bin/env bash
-# Mutation testing of the model code, label transforms and scoring with
-# mutmut (requirements/dev.txt), against the fast test selection in
-# setup.cfg [mutmut]. Not part of CI: a full run takes hours on 2 cores;
-# tools/dev/mutation_sample.py measures the score on a random sample.
+# Every mutmut mutant of what setup.cfg [mutmut] names (the whole package and
+# the library code under tools/) against the default suite. Not part of CI:
+# a full run takes hours on 2 cores; tools/dev/mutation_sample.py measures
+# the score on a random sample, and this runs the same set-up on all of it.
 #
-#   bash tools/dev/mutmut.sh                      # every mutant
-#   bash tools/dev/mutmut.sh 'mrovseg_mmseg.models.necks.multi_res_fusion*'
+#   bash tools/dev/mutmut.sh                         # every mutant
+#   bash tools/dev/mutmut.sh --scope models          # the model code only
 #
-# It works in a copy of the tree (mutmut writes mutants/ next to the
-# sources) and leaves the copy's path and `mutmut results` output behind.
+# It works in a copy of the tree (--work DIR to choose it) and prints the
+# counts and the mutants not killed.
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/../.." && pwd)"
 PYTHON="${PYTHON:-$REPO/.venv/bin/python}"
-WORK="${MUTMUT_WORK:-$(mktemp -d /tmp/mrovseg_mutmut.XXXXXX)}"
-mkdir -p "$WORK"
-# the tree as tracked by git plus untracked, unignored files
-(cd "$REPO" && git ls-files -z --cached --others --exclude-standard) |
-    (cd "$REPO" && xargs -0 cp --parents -t "$WORK" 2>/dev/null || true)
-cd "$WORK"
-"$PYTHON" -m mutmut run "$@" || true
-"$PYTHON" -m mutmut results > "$WORK/mutmut_results.txt" || true
-echo "mutmut ran in $WORK; survivors listed in $WORK/mutmut_results.txt"
-echo "show one with: (cd $WORK && $PYTHON -m mutmut show <name>)"
+exec "$PYTHON" "$REPO/tools/dev/mutation_sample.py" --all "$@"
