@@ -193,6 +193,9 @@ def generate(work: str) -> None:
     if not osp.exists(osp.join(work, 'mutants', 'mutmut-stats.json')):
         print(result.stdout[-5000:])
         raise RuntimeError('mutmut did not generate the mutants')
+    for line in result.stdout.splitlines():
+        if 'files mutated' in line:
+            print('mutant generation:', line.strip().split('\r')[-1])
 
 
 def merge_subprocess_hits(mutants: str) -> Dict[str, Set[str]]:
@@ -327,8 +330,8 @@ def report(sample: List[str], meta: Dict[str, dict],
     if durations:
         print(f'time per tested mutant: median '
               f'{statistics.median(durations):.1f} s, mean '
-              f'{statistics.mean(durations):.1f} s, max {max(durations):.1f} s '
-              f'({len(durations)} tested)')
+              f'{statistics.mean(durations):.1f} s, max '
+              f'{max(durations):.1f} s ({len(durations)} tested)')
     return dict(
         population=len(meta), sample=sample, counts=dict(counts),
         equivalent=excluded, killed=killed, scored=len(scored), score=score,
