@@ -47,6 +47,7 @@ from tqdm import tqdm
 from mrovseg_mmseg.apis import FailedInput, OVSegInferencer, collect_inputs
 from mrovseg_mmseg.apis.inferencer import OVSegResult
 from mrovseg_mmseg.models.text_encoders.vocabulary import load_vocabulary_file
+from mrovseg_mmseg.utils.precision import PRECISIONS
 from mrovseg_mmseg.visualization import draw_overlay, draw_proposals
 
 
@@ -81,8 +82,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--precision',
         default='fp32',
-        choices=['fp32', 'fp16', 'bf16'],
-        help='autocast precision; fp16 needs a GPU')
+        choices=list(PRECISIONS),
+        help='autocast precision of the network (scoring stays fp32): bf16 '
+        'is fast on CUDA and on CPUs with avx512_bf16 or amx_bf16, fp16 '
+        'needs CUDA (default: %(default)s)')
     parser.add_argument(
         '--save-probs',
         action='store_true',

@@ -3,9 +3,12 @@
     python tools/test.py configs/mrovseg_vitb_coco640_eval_ade847.py CKPT
     bash tools/dist_test.sh CONFIG CKPT 8 --show-dir vis
 
-Beside mmseg's log, ``<work_dir>/<timestamp>/report.json`` and ``report.md``
-say what was measured (class list and checkpoint SHA-256, preparation stamp,
-config); ``tools/analysis_tools/compare_reports.py`` compares two.
+``--precision bf16`` (CPU or CUDA) or ``fp16`` (CUDA) runs the network
+under autocast (:class:`~mrovseg_mmseg.engine.PrecisionTestLoop`); the
+scoring stays float32. Beside mmseg's log,
+``<work_dir>/<timestamp>/report.json`` and ``report.md`` say what was
+measured (class list and checkpoint SHA-256, preparation stamp, config,
+precision); ``tools/analysis_tools/compare_reports.py`` compares two.
 """
 import argparse
 import os
@@ -16,6 +19,7 @@ from mmengine.runner import Runner
 
 from mrovseg_mmseg.utils.distributed import (init_cpu_distributed,
                                               shutdown_distributed)
+from mrovseg_mmseg.utils.precision import PRECISIONS
 
 
 def parse_args():
@@ -35,6 +39,12 @@ def parse_args():
                         help='display the overlays in a window')
     parser.add_argument('--wait-time', type=float, default=2,
                         help='seconds each overlay is displayed with --show')
+    parser.add_argument(
+        '--precision',
+        choices=list(PRECISIONS),
+        help='fp32, or autocast to bf16 (CUDA, or a CPU with avx512_bf16 or '
+        'amx_bf16 for speed) or fp16 (CUDA); masks are scored in fp32 '
+        '(default: as the config\'s test loop, fp32 for ours)')
     parser.add_argument(
         '--non-strict',
         action='store_true',
@@ -92,6 +102,26 @@ def add_report(cfg: Config) -> None:
     cfg.custom_hooks = hooks
 
 
+def set_precision(cfg: Config, precision: str) -> None:
+    """Test with PrecisionTestLoop at ``precision``.
+
+    Raises:
+        ValueError: the config's test loop is not mmengine's TestLoop (or
+            ours), or sets mmengine's ``fp16``, which --precision replaces.
+    """
+    test_cfg = dict(cfg.get('test_cfg') or {})
+    loop = test_cfg.pop('type', 'TestLoop')
+    if loop not in ('TestLoop', 'PrecisionTestLoop'):
+        raise ValueError(f'--precision needs test_cfg.type TestLoop; the '
+                         f'config has {loop}')
+    if test_cfg.pop('fp16', False):
+        raise ValueError('--precision replaces test_cfg.fp16=True (mmengine: '
+                         'float16 on CUDA, bfloat16 on CPU, the scoring '
+                         'included); give one of them')
+    cfg.test_cfg = dict(test_cfg, type='PrecisionTestLoop',
+                        precision=precision)
+
+
 def drop_training(cfg: Config) -> None:
     """Remove the training settings from a test run's config.
 
@@ -127,6 +157,8 @@ def main():
     drop_training(cfg)
     require_strict_loading(cfg, strict=not args.non_strict)
     add_report(cfg)
+    if args.precision is not None:
+        set_precision(cfg, args.precision)
     if args.show or args.show_dir:
         enable_visualization(cfg, args)
     if args.out:

@@ -17,7 +17,6 @@ tensor; CLIP views go through the backbone ``views_per_pass`` at a time.
 ``return_proposals=k`` also reports the k mask proposals that contribute
 most to the label map (:mod:`.proposals`), scored band by band the same way.
 """
-import contextlib
 import copy
 import os
 import pickle
@@ -36,12 +35,12 @@ from torch import Tensor
 
 from ..models.segmentors.mrovseg import score_rows, without_padding
 from ..models.text_encoders.vocabulary import parse_vocabulary
+from ..utils.precision import check_precision, precision_autocast
 from ..visualization.overlay import make_palette
 from .image_io import (FailedInput, ImageInput, ImageLoadError, array_to_rgb,
                        collect_inputs, load_image)
 from .proposals import Proposal, top_proposals
 
-PRECISIONS = {'fp32': None, 'fp16': torch.float16, 'bf16': torch.bfloat16}
 MAX_CLASSES = 65535  # label maps are uint16 above 255 classes
 
 
@@ -147,7 +146,9 @@ class OVSegInferencer:
             then not loaded at all.
         device: ``'cpu'``, ``'cuda'``, ``'cuda:1'`` ...; None = GPU if any.
         precision: ``'fp32'``, or autocast with ``'fp16'`` (GPU only) or
-            ``'bf16'``; mask resizing and scoring always run in float32.
+            ``'bf16'`` (checked by
+            :func:`~mrovseg_mmseg.utils.precision.check_precision`); mask
+            resizing and scoring always run in float32.
         vocabulary: class names (synonyms comma-separated); None = the
             config's ``model.vocabulary``, else the checkpoint's dataset
             classes, else call :meth:`set_vocabulary` before inference.
@@ -177,7 +178,7 @@ class OVSegInferencer:
                  pixels_per_chunk: int = 2**14,
                  cfg_options: Optional[dict] = None):
         self.device = _parse_device(device)
-        self.precision = _check_precision(precision, self.device)
+        self.precision = check_precision(precision, self.device)
         if pixels_per_chunk < 1:
             raise ValueError(
                 f'pixels_per_chunk={pixels_per_chunk} must be >= 1.')
@@ -339,7 +340,7 @@ class OVSegInferencer:
             meta = data['data_samples'][0].metainfo
             if cropped:
                 meta = without_padding(meta)
-            with self._autocast():
+            with precision_autocast(self.precision, self.device):
                 output = self.model.predict_masks(inputs)
             masks = self.model.restore_masks(
                 output.mask_logits.float(), inputs.shape[-2:], meta,
@@ -411,12 +412,6 @@ class OVSegInferencer:
             raise RuntimeError(
                 'OVSegInferencer has no vocabulary: pass vocabulary=[...] or '
                 "call set_vocabulary(['sky', 'tree', 'sofa, couch']).")
-
-    def _autocast(self):
-        dtype = PRECISIONS[self.precision]
-        if dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=dtype)
 
     def _load_state(self, state: Dict[str, Tensor],
                     path: str) -> CheckpointReport:
@@ -549,20 +544,6 @@ def _parse_device(device: Optional[str]) -> torch.device:
     if parsed.type == 'cuda' and not torch.cuda.is_available():
         raise ValueError(f'device={device!r}: torch sees no CUDA GPU')
     return parsed
-
-
-def _check_precision(precision: str, device: torch.device) -> str:
-    if precision not in PRECISIONS:
-        raise ValueError(f'precision={precision!r}: use one of '
-                         f'{tuple(PRECISIONS)}')
-    if precision == 'fp16' and device.type != 'cuda':
-        raise ValueError(f"precision='fp16' needs a GPU (device={device}); "
-                         "use 'bf16' or 'fp32' on CPU")
-    if (precision == 'bf16' and device.type == 'cuda'
-            and not torch.cuda.is_bf16_supported()):
-        raise ValueError(f"precision='bf16': {device} does not support "
-                         "bfloat16; use 'fp16'")
-    return precision
 
 
 def _describe(err: Exception) -> str:

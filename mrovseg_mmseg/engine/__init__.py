@@ -1,6 +1,8 @@
 from .hooks import SafeCheckpointHook, VocabularyHook
 from .optimizers import MixedPrecisionOptimWrapper
+from .precision_test_loop import PrecisionTestLoop
 
 __all__ = [
-    'MixedPrecisionOptimWrapper', 'SafeCheckpointHook', 'VocabularyHook'
+    'MixedPrecisionOptimWrapper', 'PrecisionTestLoop', 'SafeCheckpointHook',
+    'VocabularyHook'
 ]

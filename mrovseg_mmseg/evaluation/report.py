@@ -4,7 +4,8 @@ Two results on "PC-459" can differ by points because their class lists or
 label preparations differ. The report keeps, next to the metrics and the
 per-class table, what identifies the measurement: the ordered class list's
 SHA-256, the preparation stamp of the labels, the dataset and number of
-images, the checkpoint's SHA-256, the config and the code versions.
+images, the checkpoint's SHA-256, the precision, the config and the code
+versions.
 ``tools/analysis_tools/compare_reports.py`` compares two reports.
 """
 import datetime
@@ -142,7 +143,8 @@ def build_report(
     cfg,
     checkpoint: Optional[str],
     table: Optional[Dict[str, np.ndarray]],
-    unseen: Sequence[str] = ()) -> dict:
+    unseen: Sequence[str] = (),
+    precision: str = 'fp32') -> dict:
     """The report as a JSON-ready dict.
 
     Args:
@@ -155,6 +157,9 @@ def build_report(
             local file).
         table: per-class values, from :class:`ClassTableRecorder`.
         unseen: class names held out of training, when defined.
+        precision: what the network ran in: ``'fp32'``, ``'bf16'`` or
+            ``'fp16'`` (autocast), or mmengine's ``'fp16=True'`` (its
+            device default, scoring included).
     """
     has_file = bool(checkpoint) and osp.isfile(checkpoint)
     classes = list(dataset.metainfo['classes'])
@@ -169,6 +174,7 @@ def build_report(
         checkpoint=dict(
             path=osp.abspath(checkpoint) if has_file else checkpoint,
             sha256=file_sha256(checkpoint) if has_file else None),
+        precision=precision,
         code=code_versions(),
         config_file=getattr(cfg, 'filename', None),
         per_class=class_rows(classes, table, unseen) if table else [],
@@ -201,6 +207,7 @@ def format_markdown(report: dict) -> str:
         ('config', report['config_file']),
         ('checkpoint', report['checkpoint']['path']),
         ('checkpoint sha256', report['checkpoint']['sha256']),
+        ('precision', report['precision']),
         ('dataset', f'{dataset["type"]}, {dataset["images"]} images, '
          f'data_root {dataset["data_root"]}'),
         ('classes', f'{dataset["num_classes"]}, sha256 '

@@ -48,7 +48,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--device', help='cpu, cuda, cuda:1 ... (default: GPU if available)')
     parser.add_argument(
-        '--precision', default='fp32', choices=['fp32', 'fp16', 'bf16'])
+        '--precision',
+        default='fp32',
+        choices=['fp32', 'bf16', 'fp16'],
+        help='autocast precision of the network (scoring stays fp32): bf16 '
+        'is fast on CUDA and on CPUs with avx512_bf16 or amx_bf16, fp16 '
+        'needs CUDA (default: %(default)s)')
     parser.add_argument(
         '--cache-dir', help='disk cache of the text embeddings')
     parser.add_argument(

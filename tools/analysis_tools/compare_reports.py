@@ -7,9 +7,9 @@ Two reports measured the same thing when their class lists (the names the
 text encoder saw and the official names), dataset type, number of images,
 preparation stamp and test data and evaluator settings (the config's
 ``test_dataloader.dataset``, less ``data_root``, and ``test_evaluator``,
-less ``LabelMapWriter``) are equal; the checkpoint and the rest of the config
-may differ (that is what one compares). Exit status 0 when they measured the
-same thing, 1 when not.
+less ``LabelMapWriter``) are equal; the checkpoint, the precision and the
+rest of the config may differ (that is what one compares). Exit status 0
+when they measured the same thing, 1 when not.
 """
 import argparse
 import json
@@ -102,6 +102,12 @@ def compare(first: dict, second: dict) -> Tuple[bool, List[str]]:
     lines.append('checkpoint: ' + (
         'same' if checkpoints[0] == checkpoints[1] else 'different') +
                  f' ({checkpoints[0]} vs {checkpoints[1]})')
+    precisions = [
+        report.get('precision', 'not recorded') for report in (first, second)
+    ]
+    lines.append('precision: ' + (
+        f'same ({precisions[0]})' if precisions[0] == precisions[1] else
+        f'different ({precisions[0]} vs {precisions[1]})'))
     other = [
         key for key in differences(*configs)
         if not key.startswith(('test_dataloader.', 'test_evaluator'))

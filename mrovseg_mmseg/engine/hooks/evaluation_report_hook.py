@@ -54,7 +54,17 @@ class EvaluationReportHook(Hook):
             checkpoint=runner.cfg.get('load_from'),
             table=recorded[0].table if recorded else None,
             unseen=getattr(recorded[0].metric, 'unseen_classes',
-                           ()) if recorded else ())
+                           ()) if recorded else (),
+            precision=loop_precision(runner.test_loop))
         paths = write_report(report, runner.log_dir)
         print_log(
             f'evaluation report: {paths[0]}, {paths[1]}', logger='current')
+
+
+def loop_precision(loop) -> str:
+    """PrecisionTestLoop's precision; for mmengine's TestLoop, 'fp32' or
+    'fp16=True'."""
+    precision = getattr(loop, 'precision', None)
+    if precision is not None:
+        return precision
+    return 'fp16=True' if getattr(loop, 'fp16', False) else 'fp32'
