@@ -1,5 +1,10 @@
 """Shared fixtures: tiny random-initialized open_clip models saved as files,
-and the guard that keeps tests out of the repository's work_dirs/ and data/."""
+a reduced zero-shot demo run for the slow tests, and the guard that keeps
+tests out of the repository's work_dirs/ and data/."""
+import os
+import subprocess
+from types import SimpleNamespace
+
 import pytest
 import torch
 
@@ -73,3 +78,41 @@ def tiny_clip_reference(tiny_clip_checkpoint):
     model = open_clip.CLIP(**TINY_CLIP_CFG)
     model.load_state_dict(torch.load(tiny_clip_checkpoint, weights_only=True))
     return model.eval()
+
+
+# tools/run_zero_shot_demo.sh shortened: one seed, shorter pretraining and
+# training (about 2 minutes on 2 CPU cores)
+ZERO_SHOT_REDUCED = dict(
+    SEEDS='0',
+    VARIANTS='paper random-clip',
+    ITERS='300',
+    PRETRAIN_ITERS='300',
+    PRETRAIN_POOL='6000')
+
+
+@pytest.fixture(scope='session')
+def zero_shot_demo_run(tmp_path_factory):
+    """A reduced run of ``tools/run_zero_shot_demo.sh`` in a temporary
+    folder, made once for the slow tests that need its models (the
+    open-vocabulary claim, the web page's default model).
+
+    Returns:
+        ``work_dir`` (runs under ``paper/seed0`` and ``random-clip/seed0``),
+        ``data_root`` (the material world) and ``stdout`` of the script.
+    """
+    folder = tmp_path_factory.mktemp('zero_shot_demo')
+    work_dir, data_root = folder / 'zero_shot', folder / 'material_world'
+    env = dict(os.environ, DATA_ROOT=str(data_root), **ZERO_SHOT_REDUCED)
+    result = subprocess.run(
+        ['bash', 'tools/run_zero_shot_demo.sh',
+         str(work_dir)],
+        cwd=repo_guard.REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900)
+    if result.returncode != 0:
+        pytest.fail('tools/run_zero_shot_demo.sh failed:\n' +
+                    result.stdout[-3000:] + result.stderr[-3000:])
+    return SimpleNamespace(
+        work_dir=work_dir, data_root=data_root, stdout=result.stdout)

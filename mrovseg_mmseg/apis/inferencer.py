@@ -198,6 +198,8 @@ class OVSegInferencer:
             torch.manual_seed(0)  # same random parts at every build
             self.model = MODELS.build(cfg.model)
         self.checkpoint_report = None
+        # what training recorded (mmengine's runner: cfg, dataset_meta ...)
+        self.checkpoint_meta: dict = dict(meta)
         if checkpoint is not None:
             self.checkpoint_report = self._load_state(state, checkpoint)
         self.model.to(self.device).eval()

@@ -20,6 +20,10 @@ CSS = """
 .mrovseg-legend td.area, .mrovseg-legend td.score, .mrovseg-legend td.id {
     text-align: right; font-variant-numeric: tabular-nums; }
 .mrovseg-status.error { color: #b00020; }
+.mrovseg-vocabulary { padding: 4px 8px; border-radius: 4px; }
+.mrovseg-vocabulary.open { background: #eef4ff; }
+.mrovseg-vocabulary.warning { background: #fdecee; color: #b00020; }
+.mrovseg-legend td.training.unseen { font-weight: bold; }
 """
 CLASS_HELP = ('One class per line; commas separate synonyms of one class '
               "('sofa, couch'); # starts a comment.")
@@ -28,21 +32,28 @@ CLASS_HELP = ('One class per line; commas separate synonyms of one class '
 def build_app(segmenter: PageSegmenter,
               *,
               model_note: str,
+              knowledge_note: str = '',
               examples: Sequence[str] = (),
+              examples_label: str = 'Examples',
               initial_classes: Sequence[str] = ()) -> gr.Blocks:
     """The page, ready for :func:`launch`.
 
     Args:
         segmenter: serves the requests.
         model_note: the line under the title naming the model.
+        knowledge_note: what the model knows (Markdown), under it: the
+            names segmentation training saw, whether its CLIP was
+            pretrained.
         examples: image files offered as examples, each with
             ``initial_classes``.
+        examples_label: what the examples are.
         initial_classes: the class box's first content.
     """
     text = class_text(initial_classes)
     with gr.Blocks(title='MROVSeg demo', analytics_enabled=False) as app:
         gr.Markdown('# MROVSeg: open-vocabulary semantic segmentation\n'
-                    f'{model_note}')
+                    f'{model_note}\n\n{knowledge_note}',
+                    elem_id='model-note')
         with gr.Row():
             with gr.Column(scale=2):
                 image = gr.Image(
@@ -62,13 +73,17 @@ def build_app(segmenter: PageSegmenter,
                     label='Class names',
                     info=CLASS_HELP,
                     elem_id='classes')
+                # names segmentation training never saw, as they are typed
+                vocabulary_note = gr.HTML(
+                    segmenter.vocabulary_note(text),
+                    elem_id='vocabulary-note')
                 button = gr.Button(
                     'Segment', variant='primary', elem_id='segment')
                 if examples:
                     gr.Examples(
                         examples=[[path, text] for path in examples],
                         inputs=[image, classes],
-                        label='Examples (synthetic shapes)',
+                        label=examples_label,
                         elem_id='examples')
             with gr.Column(scale=3):
                 status = gr.HTML(elem_id='status')
@@ -118,6 +133,14 @@ def build_app(segmenter: PageSegmenter,
             preset, classes)
         # typing in the class box clears the preset shown (in the browser)
         classes.input(None, None, preset, js='() => null')
+        # no model involved: answered at once, not queued behind a request
+        classes.change(
+            segmenter.vocabulary_note,
+            classes,
+            vocabulary_note,
+            queue=False,
+            show_progress='hidden',
+            trigger_mode='always_last')
     return app
 
 

@@ -8,7 +8,7 @@ offered for download always has the image's full size.
 import html
 import os
 import re
-from typing import List, Optional, Sequence, Tuple
+from typing import Collection, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -20,11 +20,13 @@ from ..apis.proposals import Proposal
 from ..datasets import (ADE150Dataset, ADE847Dataset, CityscapesOVDataset,
                         COCOStuff171Dataset, PascalContext59Dataset,
                         PascalContext459Dataset, PascalVOC20Dataset)
+from ..datasets.material_world import MATERIAL_CLASSES
 from ..datasets.synthetic_shapes import SHAPE_CLASSES, render_sample
 from ..models.text_encoders.vocabulary import _parse_entries
 
 PRESETS = {
-    'synthetic shapes (6, the demo model)': SHAPE_CLASSES,
+    'synthetic shapes (6, the shapes demo)': SHAPE_CLASSES,
+    'material world (12, the zero-shot demo)': MATERIAL_CLASSES,
     'COCO-Stuff (171)': COCOStuff171Dataset.METAINFO['classes'],
     'ADE20K (150)': ADE150Dataset.METAINFO['classes'],
     'ADE20K-full (847)': ADE847Dataset.METAINFO['classes'],
@@ -145,11 +147,26 @@ def format_area(area: float) -> str:
 
 
 def legend_html(found: Sequence[ClassFound],
-                palette: Sequence[Sequence[int]]) -> str:
-    """A table of the classes found: colour, name, id, area, mean score."""
+                palette: Sequence[Sequence[int]],
+                *,
+                unseen: Optional[Collection[str]] = None,
+                chance: bool = False) -> str:
+    """A table of the classes found: colour, name, id, area, mean score.
+
+    Args:
+        unseen: the names segmentation training never saw; given, a column
+            says for each class whether training saw it. None = no column.
+        chance: mark the unseen names as chance (a CLIP never pretrained).
+    """
     rows = []
     for item in found:
         red, green, blue = palette[item.index]
+        training = ''
+        if unseen is not None:
+            seen = item.name not in unseen
+            text = 'yes' if seen else ('no (chance)' if chance else 'no')
+            training = (f'<td class="training {"seen" if seen else "unseen"}"'
+                        f'>{text}</td>')
         rows.append(
             f'<tr data-class-id="{item.index}">'
             f'<td><span class="swatch" style="background: rgb({red}, '
@@ -157,10 +174,11 @@ def legend_html(found: Sequence[ClassFound],
             f'<td class="name">{html.escape(item.name)}</td>'
             f'<td class="id">{item.index}</td>'
             f'<td class="area">{html.escape(format_area(item.area))}</td>'
-            f'<td class="score">{item.score:.2f}</td></tr>')
+            f'<td class="score">{item.score:.2f}</td>{training}</tr>')
+    training_head = '' if unseen is None else '<th>in training</th>'
     return ('<table class="mrovseg-legend"><thead><tr><th></th><th>class</th>'
-            '<th>id</th><th>area</th><th>score</th></tr></thead><tbody>' +
-            ''.join(rows) + '</tbody></table>')
+            f'<th>id</th><th>area</th><th>score</th>{training_head}</tr>'
+            '</thead><tbody>' + ''.join(rows) + '</tbody></table>')
 
 
 def proposals_html(proposals: Sequence[Proposal],
@@ -253,6 +271,52 @@ def write_examples(folder: str, *, count: int = 3,
         image, _ = render_sample(rng, size)
         image = np.repeat(np.repeat(image, zoom, axis=0), zoom, axis=1)
         path = os.path.join(folder, f'shapes_{index + 1}.png')
+        Image.fromarray(image).save(path)
+        paths.append(path)
+    return paths
+
+
+def write_held_out_examples(image_dir: str,
+                            label_dir: str,
+                            classes: Sequence[str],
+                            unseen: Collection[str],
+                            folder: str,
+                            *,
+                            count: int = 4,
+                            min_share: float = 0.2,
+                            zoom: int = 4) -> List[str]:
+    """Held-out scenes of a generated dataset for the example list.
+
+    The scenes (in file order) where a name in ``unseen`` covers at least
+    ``min_share`` of the label map come first, so the examples show open
+    vocabulary at work; the other scenes fill up to ``count``. Each is
+    enlarged ``zoom`` times (nearest) and written as
+    ``held_out_<its file stem>.png``.
+
+    Args:
+        image_dir, label_dir: the split's images and label maps (same file
+            names; label ids index ``classes``).
+        classes: the dataset's classes.
+        unseen: the names segmentation training never saw.
+    """
+    names = sorted(name for name in os.listdir(image_dir)
+                   if name.endswith('.png'))
+    unseen_ids = [index for index, name in enumerate(classes)
+                  if name in unseen]
+    showing, others = [], []
+    for name in names:
+        labels = np.asarray(Image.open(os.path.join(label_dir, name)))
+        share = np.isin(labels, unseen_ids).mean() if unseen_ids else 0.0
+        (showing if share >= min_share else others).append(name)
+        if len(showing) >= count:
+            break
+    os.makedirs(folder, exist_ok=True)
+    paths = []
+    for name in (showing + others)[:count]:
+        image = np.asarray(
+            Image.open(os.path.join(image_dir, name)).convert('RGB'))
+        image = np.repeat(np.repeat(image, zoom, axis=0), zoom, axis=1)
+        path = os.path.join(folder, f'held_out_{name}')
         Image.fromarray(image).save(path)
         paths.append(path)
     return paths

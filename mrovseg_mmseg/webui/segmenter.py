@@ -20,6 +20,7 @@ import numpy as np
 from ..apis.inferencer import ClassFound, OVSegInferencer
 from ..apis.proposals import Proposal
 from ..visualization.proposals import draw_proposals
+from .knowledge import ModelKnowledge, unseen_classes, vocabulary_note_html
 from .page import (PageInputError, draw_views, fit_for_display, legend_html,
                    parse_class_text, proposals_html, read_image, safe_stem,
                    status_html, summary_text, write_label_png)
@@ -68,6 +69,9 @@ class PageSegmenter:
             on disk (the page serves them for download).
         num_proposals: mask proposals shown, those contributing most to the
             label map; 0 = none.
+        knowledge: what the model knows (training names, CLIP pretrained);
+            given, the legend says which classes training saw and
+            :meth:`vocabulary_note` names the others.
     """
 
     def __init__(self,
@@ -76,7 +80,8 @@ class PageSegmenter:
                  display_max_side: int = 1024,
                  max_pixels: int = 50_000_000,
                  keep_results: int = 32,
-                 num_proposals: int = 8):
+                 num_proposals: int = 8,
+                 knowledge: Optional[ModelKnowledge] = None):
         if display_max_side < 16:
             raise ValueError(
                 f'display_max_side={display_max_side} must be >= 16')
@@ -85,6 +90,7 @@ class PageSegmenter:
         if num_proposals < 0:
             raise ValueError(f'num_proposals={num_proposals} must be >= 0')
         self.num_proposals = num_proposals
+        self.knowledge = knowledge
         self.inferencer = inferencer
         self.display_max_side = display_max_side
         self.max_pixels = max_pixels
@@ -147,10 +153,16 @@ class PageSegmenter:
             num_classes=len(result.classes),
             seconds=seconds,
             shown=shown_image.shape[:2] if shrunk else None)
+        unseen, chance = None, False
+        if self.knowledge is not None and self.knowledge.train_classes:
+            unseen = unseen_classes(result.classes,
+                                    self.knowledge.train_classes)
+            chance = self.knowledge.clip_pretrained is False
         return PageResult(
             overlay=overlay,
             label_colours=label_colours,
-            legend=legend_html(result.found, palette),
+            legend=legend_html(
+                result.found, palette, unseen=unseen, chance=chance),
             label_png=label_png,
             status=status_html(summary),
             found=result.found,
@@ -194,6 +206,17 @@ class PageSegmenter:
         return (result.overlay, result.label_colours, result.legend,
                 result.label_png, result.proposals_image,
                 result.proposals_table, result.status)
+
+    def vocabulary_note(self, class_text: Optional[str]) -> str:
+        """The note under the class box for its current text: the names
+        segmentation training never saw (HTML, empty if none or unknown)."""
+        if self.knowledge is None:
+            return ''
+        try:
+            classes = parse_class_text(class_text)
+        except PageInputError:  # the Segment button names the problem
+            return ''
+        return vocabulary_note_html(classes, self.knowledge)
 
     def close(self) -> None:
         """Delete the label map files written so far."""

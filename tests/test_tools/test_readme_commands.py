@@ -327,6 +327,8 @@ def webui_browser_test(tokens, ctx):
     tokens = replace(tokens, 'work_dirs/demo/iter_600.pth', ctx.checkpoint())
     tokens = replace(tokens, 'docs/images/webui.png',
                      str(ctx.tmp / 'webui.png'))
+    tokens = replace(tokens, 'docs/images/webui_zero_shot.png',
+                     str(ctx.tmp / 'webui_zero_shot.png'))
     test_file = (REPO / tokens[-1]).read_text()
     for token in tokens:
         if re.match(r'[A-Z_]+=', token):
@@ -365,8 +367,11 @@ COMMANDS = {
     '.venv/bin/pip install -r requirements/webui.txt': pip_webui,
     '.venv/bin/python tools/webui.py': webui,
     'MROVSEG_WEBUI_TEST_CHECKPOINT=work_dirs/demo/iter_600.pth '
-    'MROVSEG_WEBUI_SCREENSHOT=docs/images/webui.png bash tools/run_tests.sh '
-    '-m slow tests/test_webui/test_browser.py': webui_browser_test,
+    'MROVSEG_WEBUI_SCREENSHOT=docs/images/webui.png '
+    'MROVSEG_WEBUI_ZERO_SHOT_WORK_DIR=work_dirs/zero_shot_demo '
+    'MROVSEG_WEBUI_ZERO_SHOT_SCREENSHOT=docs/images/webui_zero_shot.png bash '
+    'tools/run_tests.sh -m slow tests/test_webui/test_browser.py':
+    webui_browser_test,
     'python tools/analysis_tools/benchmark.py '
     'configs/_base_/models/mrovseg_vit-b16.py --compare-san --sizes --text '
     '--repeats 3 --out results.json': benchmark,

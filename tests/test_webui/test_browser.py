@@ -1,21 +1,30 @@
 """The web demo in a real browser: headless Chromium drives the page.
 
-Starts ``tools/webui.py`` with a random tiny model on a free local port,
-uploads an image, types class names, waits for the result and checks the
-legend against the label map PNG the page offers; saves a screenshot in
-the test's temporary folder. The README's screenshot was taken with
+The first test starts ``tools/webui.py`` with a random tiny model on a free
+local port, uploads an image, types class names, waits for the result and
+checks the legend against the label map PNG the page offers. The second
+starts it without options where the zero-shot demo's model was trained (a
+reduced run, the ``zero_shot_demo_run`` fixture) and checks that a held-out
+scene with the twelve names gets a legend naming a material segmentation
+training never saw, as the scene's ground truth holds it. Both save a
+screenshot in the test's temporary folder. The README's screenshots were
+taken with
 
     MROVSEG_WEBUI_TEST_CHECKPOINT=work_dirs/demo/iter_600.pth \
     MROVSEG_WEBUI_SCREENSHOT=docs/images/webui.png \
+    MROVSEG_WEBUI_ZERO_SHOT_WORK_DIR=work_dirs/zero_shot_demo \
+    MROVSEG_WEBUI_ZERO_SHOT_SCREENSHOT=docs/images/webui_zero_shot.png \
     bash tools/run_tests.sh -m slow tests/test_webui/test_browser.py
 
-which serves the demo's trained checkpoint of the tiny config instead of a
-random one. Needs gradio, selenium and Debian's chromium and
+which serves the shapes demo's trained checkpoint instead of a random one
+and the full zero-shot demo's run (``bash tools/run_zero_shot_demo.sh``)
+instead of a reduced one. Needs gradio, selenium and Debian's chromium and
 chromium-driver (``bash tools/install/webui_deps.sh``): without them the
 test is skipped, except under CI, where it fails.
 """
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -24,14 +33,19 @@ import sys
 import time
 import urllib.parse
 import urllib.request
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 import torch
+from mmengine.config import Config
 from PIL import Image
 
 from mrovseg_mmseg.apis import OVSegInferencer
+from mrovseg_mmseg.datasets.material_world import (MATERIAL_CLASSES,
+                                                   SEEN_CLASSES,
+                                                   UNSEEN_CLASSES)
 from mrovseg_mmseg.datasets.synthetic_shapes import SHAPE_CLASSES
 from mrovseg_mmseg.webui.page import PRESETS, write_examples
 
@@ -39,8 +53,10 @@ pytestmark = pytest.mark.slow
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 CONFIG = os.path.join(ROOT, 'configs', 'mrovseg_tiny_shapes64.py')
-# docs/images/webui.png (the README's) is written when asked for, see above
+# docs/images/webui.png and webui_zero_shot.png (the README's) are written
+# when asked for, see above
 SCREENSHOT = os.environ.get('MROVSEG_WEBUI_SCREENSHOT')
+ZERO_SHOT_SCREENSHOT = os.environ.get('MROVSEG_WEBUI_ZERO_SHOT_SCREENSHOT')
 # without these, Chromium reaches out to Google's services at start-up
 CHROMIUM_FLAGS = [
     '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
@@ -83,22 +99,9 @@ def read_log(path) -> str:
         return file.read()[-6000:]
 
 
-@pytest.fixture(scope='module')
-def server(tmp_path_factory):
-    """URL and log file of the page serving a random tiny model."""
-    require('gradio', _importable('gradio'))
-    folder = tmp_path_factory.mktemp('webui')
-    checkpoint = os.environ.get('MROVSEG_WEBUI_TEST_CHECKPOINT')
-    if checkpoint:
-        checkpoint = os.path.abspath(checkpoint)
-    else:
-        checkpoint = folder / 'random_tiny.pth'
-        model = OVSegInferencer(CONFIG, device='cpu').model
-        torch.save(
-            dict(
-                state_dict=model.state_dict(),
-                meta=dict(dataset_meta=dict(classes=SHAPE_CLASSES))),
-            checkpoint)
+def serve(folder, options):
+    """Start ``tools/webui.py OPTIONS --port P --device cpu`` in ``folder``;
+    yield (URL, log file) once it answers, stop it afterwards."""
     port = free_port()
     log_path = folder / 'server.log'
     env = dict(
@@ -109,13 +112,9 @@ def server(tmp_path_factory):
     env['TMPDIR'] = str(folder)
     with open(log_path, 'w') as log:
         process = subprocess.Popen(
-            [
-                sys.executable,
-                os.path.join(ROOT, 'tools', 'webui.py'), '--config', CONFIG,
-                '--checkpoint',
-                str(checkpoint), '--port',
-                str(port), '--device', 'cpu'
-            ],
+            [sys.executable,
+             os.path.join(ROOT, 'tools', 'webui.py')] + options +
+            ['--port', str(port), '--device', 'cpu'],
             cwd=str(folder),
             env=env,
             stdout=log,
@@ -151,6 +150,54 @@ def server(tmp_path_factory):
               f'{read_log(log_path)}')
         leftovers = list(folder.glob('mrovseg_webui_*'))
         assert not leftovers, f'the web demo left {leftovers} behind'
+
+
+@pytest.fixture(scope='module')
+def server(tmp_path_factory):
+    """URL and log file of the page serving a random tiny model."""
+    require('gradio', _importable('gradio'))
+    folder = tmp_path_factory.mktemp('webui')
+    checkpoint = os.environ.get('MROVSEG_WEBUI_TEST_CHECKPOINT')
+    if checkpoint:
+        checkpoint = os.path.abspath(checkpoint)
+    else:
+        checkpoint = folder / 'random_tiny.pth'
+        model = OVSegInferencer(CONFIG, device='cpu').model
+        torch.save(
+            dict(
+                state_dict=model.state_dict(),
+                meta=dict(dataset_meta=dict(classes=SHAPE_CLASSES))),
+            checkpoint)
+    yield from serve(folder,
+                     ['--config', CONFIG, '--checkpoint',
+                      str(checkpoint)])
+
+
+@pytest.fixture(scope='module')
+def zero_shot_server(tmp_path_factory, request):
+    """URL, log file and the material world of the page started without
+    options in a folder where the zero-shot demo's model was trained: its
+    ``work_dirs/zero_shot_demo`` is the reduced run's, or the one
+    ``MROVSEG_WEBUI_ZERO_SHOT_WORK_DIR`` names."""
+    require('gradio', _importable('gradio'))
+    work_dir = os.environ.get('MROVSEG_WEBUI_ZERO_SHOT_WORK_DIR')
+    if work_dir:
+        work_dir = os.path.abspath(work_dir)
+    else:
+        work_dir = request.getfixturevalue('zero_shot_demo_run').work_dir
+    folder = tmp_path_factory.mktemp('webui_zero_shot')
+    (folder / 'work_dirs').mkdir()
+    (folder / 'work_dirs' / 'zero_shot_demo').symlink_to(work_dir)
+    # the held-out scenes are where the run's training config put them
+    run = os.path.join(work_dir, 'paper', 'seed0')
+    with open(os.path.join(run, 'last_checkpoint')) as record:
+        checkpoint = os.path.join(ROOT, record.read().strip())
+    meta = torch.load(
+        checkpoint, map_location='cpu', weights_only=True)['meta']
+    data_root = Config.fromstring(meta['cfg'],
+                                  '.py').test_dataloader.dataset.data_root
+    for url, log_path in serve(folder, []):
+        yield url, log_path, Path(ROOT, data_root)
 
 
 @pytest.fixture
@@ -225,6 +272,13 @@ def image_loaded(driver, selector: str):
         'return img && img.complete && img.naturalWidth > 0 ? '
         '[img.naturalWidth, img.naturalHeight] : null;', selector)
     return tuple(size) if size else None
+
+
+def image_source(driver, selector: str):
+    """The src of an <img>, None without one."""
+    return driver.execute_script(
+        'const img = document.querySelector(arguments[0]);'
+        'return img ? img.src : null;', selector)
 
 
 def test_upload_classes_and_result_in_chromium(server, browser, tmp_path):
@@ -375,3 +429,90 @@ def test_upload_classes_and_result_in_chromium(server, browser, tmp_path):
     assert hosts == {'127.0.0.1'}
 
     print(f'browser session took {time.monotonic() - started:.1f} s')
+
+
+def test_zero_shot_demo_names_an_unseen_material_in_chromium(
+        zero_shot_server, browser, tmp_path):
+    """The page's default once the zero-shot demo is trained: held-out
+    scenes, all twelve names, and what the model knows."""
+    from selenium.webdriver.common.by import By
+    url, log_path, data_root = zero_shot_server
+    browser.get(url)
+    wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, '#segment'),
+             'the page to load', log_path, 60)
+    about = ' '.join(
+        browser.find_element(By.CSS_SELECTOR, '#model-note').text.split())
+    about = re.sub(r' ([,.;)])', r'\1', about)  # code spans' edges
+    assert "Model: the zero-shot demo's" in about
+    assert 'Other models: the shapes demo: --demo shapes' in about
+    assert ('Segmentation training saw 8 names: ' + ', '.join(SEEN_CLASSES)
+            + '. Its CLIP was pretrained') in about
+    box = browser.find_element(By.CSS_SELECTOR, '#classes textarea')
+    assert box.get_attribute('value') == '\n'.join(MATERIAL_CLASSES)
+    unseen = ', '.join(repr(name) for name in UNSEEN_CLASSES)
+    assert browser.find_element(By.CSS_SELECTOR, '#vocabulary-note').text == (
+        f'not seen in segmentation training: {unseen}. They are named '
+        'through the pretrained CLIP (open vocabulary).')
+
+    # the examples: held-out scenes, those where an unseen material covers
+    # a fifth of the picture or more first. Each is segmented with the
+    # twelve names; a model this small misses some, so one of them must
+    # name an unseen material its ground truth holds
+    cells = browser.find_elements(
+        By.CSS_SELECTOR, '#examples [data-testid^="dataset-cell-"]'
+        '[data-testid$="-0"]')
+    assert len(cells) == 4
+    named, seen = {}, []
+    previous = ''
+    for index in range(len(cells)):
+        shown = image_source(browser, '#input-image img')
+        browser.find_element(
+            By.CSS_SELECTOR,
+            f'#examples [data-testid="dataset-cell-{index}-0"]').click()
+        wait_for(
+            browser, lambda d: image_source(d, '#input-image img') != shown
+            and image_loaded(d, '#input-image img'),
+            f'example {index} to show', log_path, 30)
+        browser.find_element(By.CSS_SELECTOR, '#segment').click()
+        kind, text = wait_for(
+            browser, lambda d: 'classes found' in status_of(d)[1] and
+            status_of(d)[1] != previous and status_of(d),
+            f'the result of example {index}', log_path, RESULT_TIMEOUT)
+        previous = text
+        assert kind == 'ok' and ' of 12 classes found in ' in text
+        scene = re.search(r"'held_out_(\d+)\.png'", text).group(1)
+        truth = np.asarray(
+            Image.open(data_root / 'annotations' / 'val' / f'{scene}.png'))
+        in_truth = {MATERIAL_CLASSES[i] for i in np.unique(truth)}
+        rows = {
+            row.find_element(By.CSS_SELECTOR, 'td.name').text:
+            row.find_element(By.CSS_SELECTOR, 'td.training').text
+            for row in browser.find_elements(By.CSS_SELECTOR,
+                                             '#legend tbody tr')
+        }
+        assert rows and set(rows) <= set(MATERIAL_CLASSES)
+        assert all(rows[name] == ('no' if name in UNSEEN_CLASSES else 'yes')
+                   for name in rows)
+        seen.append(f'scene {scene}: legend {sorted(rows)}, ground truth '
+                    f'{sorted(in_truth)}')
+        if not named:
+            named = rows.keys() & in_truth & set(UNSEEN_CLASSES)
+            if named:  # the page as it names an unseen material
+                browser.execute_script('window.scrollTo(0, 0);')
+                screenshot = ZERO_SHOT_SCREENSHOT or str(
+                    tmp_path / 'webui_zero_shot.png')
+                os.makedirs(
+                    os.path.dirname(os.path.abspath(screenshot)),
+                    exist_ok=True)
+                assert browser.save_screenshot(screenshot)
+    print('\n'.join(seen))
+    assert named, 'no example named an unseen material of its scene:\n' + \
+        '\n'.join(seen)
+
+    # the note follows the class box as it is typed
+    set_classes(browser, 'sand\nwater\nsky, clouds')
+    wait_for(
+        browser, lambda d: d.find_element(By.CSS_SELECTOR, '#vocabulary-note'
+                                          ).text.startswith(
+            "not seen in segmentation training: 'water', 'sky, clouds'."),
+        'the note on the names typed', log_path, 30)

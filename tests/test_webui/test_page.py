@@ -1,4 +1,5 @@
 """The web demo's page logic, by value and without a browser or gradio."""
+import os
 import re
 
 import cv2
@@ -8,6 +9,9 @@ from PIL import Image
 
 from mrovseg_mmseg.apis.inferencer import ClassFound
 from mrovseg_mmseg.datasets import ADE847Dataset
+from mrovseg_mmseg.datasets.material_world import (MATERIAL_CLASSES,
+                                                   UNSEEN_CLASSES,
+                                                   generate_material_world)
 from mrovseg_mmseg.datasets.synthetic_shapes import SHAPE_CLASSES
 from mrovseg_mmseg.webui import page
 from mrovseg_mmseg.webui.page import PageInputError
@@ -34,15 +38,17 @@ def test_bad_class_text_is_named_by_line(text, message):
 
 
 def test_presets_are_the_benchmarks_vocabularies():
-    assert page.PRESETS['synthetic shapes (6, the demo model)'] == \
+    assert page.PRESETS['synthetic shapes (6, the shapes demo)'] == \
         SHAPE_CLASSES
+    assert page.PRESETS['material world (12, the zero-shot demo)'] == \
+        MATERIAL_CLASSES
     assert page.PRESETS['ADE20K-full (847)'] == ADE847Dataset.METAINFO[
         'classes']
     for name, classes in page.PRESETS.items():
         text = page.class_text(classes)
         assert page.parse_class_text(text) == list(classes), name
     assert [len(v) for v in page.PRESETS.values()] == [
-        6, 171, 150, 847, 59, 459, 20, 19
+        6, 12, 171, 150, 847, 59, 459, 20, 19
     ]
 
 
@@ -139,6 +145,20 @@ def test_legend_lists_each_class_found_with_area_and_score():
     assert '<tbody></tbody>' in page.legend_html([], palette)
 
 
+def test_legend_says_which_classes_training_saw():
+    palette = [[10, 20, 30], [200, 0, 5]]
+    found = [ClassFound(1, 'water', 0.7, 0.9), ClassFound(0, 'sand', 0.3, 0.5)]
+    legend = page.legend_html(found, palette, unseen=('water', ))
+    assert '<th>score</th><th>in training</th></tr>' in legend
+    rows = re.findall(
+        r'<td class="name">(\w+)</td>.*?<td class="training (\w+)">(.*?)</td>',
+        legend)
+    assert rows == [('water', 'unseen', 'no'), ('sand', 'seen', 'yes')]
+    warned = page.legend_html(found, palette, unseen=('water', ), chance=True)
+    assert '<td class="training unseen">no (chance)</td>' in warned
+    assert 'in training' not in page.legend_html(found, palette)
+
+
 @pytest.mark.parametrize('area,text', [(1.0, '100.0%'), (0.4132, '41.3%'),
                                        (0.0005, '0.1%'), (0.0004, '<0.1%'),
                                        (0.0, '<0.1%')])
@@ -201,3 +221,29 @@ def test_examples_are_enlarged_synthetic_shapes(tmp_path):
     assert np.array_equal(first[::4, ::4], first[3::4, 3::4])  # 4x4 blocks
     again = page.write_examples(str(tmp_path / 'again'), count=1)
     assert np.array_equal(np.asarray(Image.open(again[0])), first)
+
+
+def test_held_out_examples_show_unseen_names_first(tmp_path):
+    root = generate_material_world(
+        str(tmp_path / 'world'), num_train=1, num_val=12)
+    images = str(tmp_path / 'world' / 'images' / 'val')
+    labels = str(tmp_path / 'world' / 'annotations' / 'val')
+    unseen_ids = [MATERIAL_CLASSES.index(name) for name in UNSEEN_CLASSES]
+    shares = [
+        np.isin(np.asarray(Image.open(f'{labels}/{index:05d}.png')),
+                unseen_ids).mean() for index in range(12)
+    ]
+    paths = page.write_held_out_examples(
+        images, labels, MATERIAL_CLASSES, UNSEEN_CLASSES,
+        str(tmp_path / 'examples'), count=4, min_share=0.6)
+    stems = [os.path.basename(path) for path in paths]
+    showing = [f'held_out_{i:05d}.png' for i in range(12) if shares[i] >= 0.6]
+    others = [f'held_out_{i:05d}.png' for i in range(12) if shares[i] < 0.6]
+    assert 0 < len(showing) < 4  # both kinds are in this world's first 12
+    assert stems == (showing + others)[:4]
+    first = np.asarray(Image.open(paths[0]))
+    scene = np.asarray(Image.open(os.path.join(images, stems[0][9:])))
+    assert first.shape == (256, 256, 3)
+    assert np.array_equal(first[::4, ::4], scene)
+    assert np.array_equal(first[3::4, 3::4], scene)
+    assert root == str(tmp_path / 'world')

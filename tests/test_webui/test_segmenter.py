@@ -13,6 +13,7 @@ from mrovseg_mmseg.apis import OVSegInferencer
 from mrovseg_mmseg.apis import inferencer as inferencer_module
 from mrovseg_mmseg.datasets.synthetic_shapes import SHAPE_CLASSES
 from mrovseg_mmseg.models.text_encoders import OpenCLIPTextEncoder
+from mrovseg_mmseg.webui.knowledge import ModelKnowledge
 from mrovseg_mmseg.webui.page import PageInputError, class_text
 from mrovseg_mmseg.webui.segmenter import PageSegmenter
 from ..test_apis.fixed_scores import CLASSES as FIXED_CLASSES
@@ -247,3 +248,35 @@ def test_legend_shows_each_class_with_its_area_and_mean_score(
                     ('1', 'tree', '16.7%', '0.75')]
     np.testing.assert_array_equal(
         cv2.imread(result.label_png, cv2.IMREAD_UNCHANGED), LABELS[(2, 3)])
+
+
+def test_legend_and_note_say_which_names_training_never_saw(
+        inferencer, tmp_path, monkeypatch):
+    monkeypatch.setattr(inferencer_module, 'score_rows', fixed_score_rows)
+    knowledge = ModelKnowledge(('tree', 'sky, clouds'), False, 'random')
+    segmenter = PageSegmenter(inferencer, knowledge=knowledge)
+    try:
+        result = segmenter.segment(
+            write_image(tmp_path / 'a.png', 2, 3), class_text(FIXED_CLASSES))
+        rows = re.findall(
+            r'<td class="name">(.*?)</td>.*?<td class="training \w+">(.*?)'
+            r'</td></tr>', result.legend)
+        assert rows == [('sky', 'yes'), ('sofa, couch', 'no (chance)'),
+                        ('tree', 'yes')]
+        note = segmenter.vocabulary_note('sky\nsofa, couch\n# a comment\n')
+        assert note.startswith('<div class="mrovseg-vocabulary warning">not '
+                               'seen in segmentation training: &#x27;sofa, '
+                               'couch&#x27;. This model&#x27;s CLIP was never '
+                               'pretrained')
+        assert segmenter.vocabulary_note('sky\nSky') == ''  # a bad box
+        assert segmenter.vocabulary_note('tree') == ''
+    finally:
+        segmenter.close()
+    plain = PageSegmenter(inferencer)  # nothing known: no column, no note
+    try:
+        result = plain.segment(
+            write_image(tmp_path / 'a.png', 2, 3), class_text(FIXED_CLASSES))
+        assert 'training' not in result.legend
+        assert plain.vocabulary_note('sofa') == ''
+    finally:
+        plain.close()
