@@ -96,6 +96,7 @@ def agreement(first: Path, second: Path):
 
 
 @pytest.mark.slow
+@pytest.mark.measurement
 @pytest.mark.parametrize('demo', ['shapes', 'zero-shot'])
 def test_bf16_predicts_as_fp32_on_the_trained_demos(tmp_path, demo):
     start = time.perf_counter()
