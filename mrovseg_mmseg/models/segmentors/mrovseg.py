@@ -1,4 +1,5 @@
 """The MROVSeg segmentor: frozen multi-resolution CLIP + adapter + head."""
+import dataclasses
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -186,9 +187,16 @@ class MROVSeg(BaseSegmentor):
         with torch.inference_mode():
             for indices, images in group_by_padding(inputs, data_samples):
                 output = self._run(images, 'test')[-1]
-                samples = self.postprocess_masks(
-                    output, images.shape[-2:],
-                    [data_samples[i] for i in indices], padding_cropped=True)
+                # under autocast the network's output is half precision; the
+                # masks are resized and scored in float32 all the same
+                output = dataclasses.replace(
+                    output, cls_logits=output.cls_logits.float(),
+                    mask_logits=output.mask_logits.float())
+                with torch.autocast(images.device.type, enabled=False):
+                    samples = self.postprocess_masks(
+                        output, images.shape[-2:],
+                        [data_samples[i] for i in indices],
+                        padding_cropped=True)
                 for index, sample in zip(indices, samples):
                     results[index] = sample
         return results
